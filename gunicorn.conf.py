@@ -1,0 +1,42 @@
+"""gunicorn settings for registerft, read from the environment.
+
+    gunicorn -c gunicorn.conf.py registerft.wsgi
+
+Set GUNICORN_CERTFILE and GUNICORN_KEYFILE to serve TLS directly (for example on :443 with your
+own domain's certificate); leave them unset behind a reverse proxy that terminates TLS.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+workers = _int("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2))
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+# Longer than the issuer's timeout (REGISTERFT_ISSUER_TIMEOUT, 10 s by default), so that a slow
+# issuer answers the visitor with the portal's own page instead of a killed worker.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 0)
+
+certfile = os.environ.get("GUNICORN_CERTFILE") or None
+keyfile = os.environ.get("GUNICORN_KEYFILE") or None
+# Addresses of the reverse proxies whose X-Forwarded-* headers gunicorn trusts.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# The access log carries paths only: no query string, no body, nothing a visitor typed.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

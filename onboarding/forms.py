@@ -1,0 +1,72 @@
+"""The visitor's details form, built from ``REGISTERFT_FORM_FIELDS``."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+# Bidirectional embedding, override and isolate controls: they can make a name display as
+# something else. The joiners (ZWJ, ZWNJ) that some scripts need are format characters too, but
+# they change no order and stay allowed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+ALLOWED_FORMAT = frozenset("\u200c\u200d")
+
+
+def clean_text(value: str) -> str:
+    """Trim and NFC-normalise; refuse control and bidirectional-override characters."""
+    value = unicodedata.normalize("NFC", value).strip()
+    for char in value:
+        if char in ALLOWED_FORMAT:
+            continue
+        if char in BIDI_CONTROLS:
+            raise forms.ValidationError(_("Please remove the text direction characters."), code="bidi")
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf"):
+            raise forms.ValidationError(_("Please remove the invisible or control characters."), code="control")
+    return value
+
+
+class DetailsField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value and self.max_length and len(value) > self.max_length * 4:
+            # Far too long to be a name even before normalising: do not scan it character by
+            # character.
+            raise forms.ValidationError(
+                _("Please use at most %(limit)d characters."), code="max_length", params={"limit": self.max_length}
+            )
+        return clean_text(value) if value else value
+
+
+class DetailsForm(forms.Form):
+    """One text field per configured attribute."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for spec in settings.REGISTERFT_FORM_FIELDS:
+            self.fields[spec["name"]] = DetailsField(
+                label=spec["label"],
+                required=spec["required"],
+                max_length=spec["max_length"],
+                strip=False,  # clean_text trims after normalising
+                widget=forms.TextInput(attrs={"autocomplete": spec.get("autocomplete", _autocomplete(spec["name"]))}),
+            )
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # Tie each error message to its field for screen readers.
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+                )
+
+    def attributes(self) -> dict[str, str]:
+        return {name: value for name, value in self.cleaned_data.items() if value}
+
+
+def _autocomplete(name: str) -> str:
+    return {"first_name": "given-name", "last_name": "family-name", "institution": "organization"}.get(name, "off")

@@ -1,0 +1,212 @@
+"""The interface every issuer backend implements, its typed results and its exceptions.
+
+A backend translates one agent's API into these types. Unknown or malformed answers are errors,
+never success.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+logger = logging.getLogger("onboarding.issuer")
+
+
+class ConnectionState(enum.StrEnum):
+    PENDING = "pending"
+    CONNECTED = "connected"
+    FAILED = "failed"
+
+
+class CredentialState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation the wallet can accept.
+
+    ``invitation_id`` is the issuer's handle for the invitation; ``connection_id`` is known at
+    once for some agents and only after the wallet answered for others (ACA-Py).
+    """
+
+    invitation_id: str
+    url: str
+    connection_id: str = ""
+    payload: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    state: ConnectionState
+    connection_id: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CredentialOffer:
+    process_id: str
+
+
+@dataclass(frozen=True)
+class CredentialStatus:
+    state: CredentialState
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class IssuerHealth:
+    backend: str
+    reachable: bool
+    version: str = ""
+    seconds: float = 0.0
+    detail: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+class IssuerError(Exception):
+    """The issuer could not do what was asked. ``status`` is what the visitor's page answers."""
+
+    status = 502
+
+    def __init__(self, message: str, *, http_status: int | None = None, body: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.body = body[:200]
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.http_status is not None:
+            parts.append(f"(HTTP {self.http_status})")
+        if self.body:
+            parts.append(f"body: {self.body!r}")
+        return " ".join(parts)
+
+
+class IssuerUnavailable(IssuerError):
+    """The issuer could not be reached, or said it is temporarily unable to answer."""
+
+    status = 503
+
+
+class IssuerTimeout(IssuerUnavailable):
+    """The issuer did not answer in time."""
+
+    status = 504
+
+
+class IssuerRejected(IssuerError):
+    """The issuer answered, but not with what the API promises (4xx, bad JSON, wrong shape)."""
+
+    status = 502
+
+
+class Issuer(abc.ABC):
+    """One issuer agent, as the portal's services see it."""
+
+    name: str = ""
+    # True where the agent pushes state changes to the portal (webhooks), so that the portal asks
+    # the agent itself only as a fallback.
+    pushes_state: bool = False
+    # Seconds between two state checks of one registration; None takes the setting.
+    check_interval: float | None = None
+
+    @abc.abstractmethod
+    def create_invitation(self, *, label: str) -> Invitation: ...
+
+    @abc.abstractmethod
+    def connection_status(self, *, invitation_id: str, connection_id: str) -> ConnectionStatus: ...
+
+    @abc.abstractmethod
+    def offer_credential(
+        self, *, connection_id: str, attributes: dict[str, str], reference: str
+    ) -> CredentialOffer: ...
+
+    @abc.abstractmethod
+    def credential_status(self, *, process_id: str) -> CredentialStatus: ...
+
+    @abc.abstractmethod
+    def health(self) -> IssuerHealth: ...
+
+
+class HttpIssuer(Issuer):
+    """Base for backends that speak HTTP: one session, one timeout, one error family."""
+
+    user_agent = "registerft"
+
+    def __init__(self, *, timeout: float, headers: dict[str, str] | None = None):
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = self.user_agent
+        self.session.headers["Accept"] = "application/json"
+        if headers:
+            self.session.headers.update(headers)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        """Send one request and return its parsed JSON body, or raise an ``IssuerError``."""
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            try:
+                response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
+            except requests.Timeout as err:
+                outcome = "timeout"
+                raise IssuerTimeout(f"The issuer did not answer {operation} in time") from err
+            except requests.RequestException as err:
+                outcome = "unreachable"
+                raise IssuerUnavailable(f"The issuer could not be reached for {operation}") from err
+            if response.status_code not in ok:
+                outcome = f"http_{response.status_code}"
+                error_class = IssuerUnavailable if response.status_code in (502, 503, 504) else IssuerRejected
+                raise error_class(
+                    f"The issuer refused {operation}",
+                    http_status=response.status_code,
+                    body=response.text,
+                )
+            try:
+                data = response.json()
+            except ValueError as err:
+                outcome = "bad_json"
+                raise IssuerRejected(
+                    f"The issuer's answer to {operation} is not JSON",
+                    http_status=response.status_code,
+                    body=response.text,
+                ) from err
+            outcome = "ok"
+            return data
+        finally:
+            # Only the operation and its outcome: never a URL's query or a body, which may carry
+            # a visitor's details.
+            logger.info(
+                "issuer call backend=%s operation=%s outcome=%s duration_ms=%.0f",
+                self.name,
+                operation,
+                outcome,
+                (time.monotonic() - started) * 1000,
+            )
+
+
+def require(data: Any, key: str, operation: str) -> str:
+    """A non-empty string field of a JSON object, or ``IssuerRejected``."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        raise IssuerRejected(f"The issuer's answer to {operation} has no {key}", body=str(data))
+    return value

@@ -1,0 +1,35 @@
+"""Absolute links for QR codes and wallet buttons.
+
+A phone cannot reach 127.0.0.1: links use ``REGISTERFT_PUBLIC_URL`` when it is set, else the host
+the page was requested on.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, quote, urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def absolute_url(request: HttpRequest, url: str) -> str:
+    """``url`` itself when it is absolute; a path of the portal made absolute otherwise."""
+    if not url.startswith("/"):
+        return url
+    base = settings.REGISTERFT_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
+    return base + url
+
+
+def wallet_link(request: HttpRequest, invitation_url: str) -> str:
+    """The "open in wallet" link: ``REGISTERFT_WALLET_LINK`` filled with the invitation.
+
+    ``{url}`` is the invitation URL (quoted with ``{url_quoted}``), ``{oob}`` its ``oob`` parameter,
+    for example ``didcomm://invite?oob={oob}``.
+    """
+    url = absolute_url(request, invitation_url)
+    query = parse_qs(urlsplit(url).query)
+    oob = (query.get("oob") or query.get("c_i") or [""])[0]
+    template = settings.REGISTERFT_WALLET_LINK
+    if "{oob}" in template and not oob:
+        return url
+    return template.format(url=url, url_quoted=quote(url, safe=""), oob=quote(oob, safe=""))

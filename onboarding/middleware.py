@@ -1,0 +1,30 @@
+"""The visitor's language: their choice (cookie), else the portal's default (German)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+SUPPORTED = {code for code, _name in settings.LANGUAGES}
+
+
+class LanguageMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language not in SUPPORTED:
+            language = settings.LANGUAGE_CODE
+            if settings.REGISTERFT_USE_BROWSER_LANGUAGE:
+                language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",) if not settings.REGISTERFT_USE_BROWSER_LANGUAGE else ("Cookie", "Accept-Language"))
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        return response

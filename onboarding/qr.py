@@ -1,0 +1,50 @@
+"""QR codes drawn on the server, per invitation, as inline SVG.
+
+Drawing a QR costs milliseconds of CPU; the result for one text is cached, so reloads and polls
+never draw it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import qrcode
+from django.core.cache import cache
+
+CACHE_SECONDS = 60 * 60
+
+
+def qr_svg(text: str) -> str:
+    """Inline SVG markup showing ``text`` as a QR code."""
+    key = "qr:" + hashlib.sha256(text.encode()).hexdigest()
+    svg = cache.get(key)
+    if svg is None:
+        svg = _draw(text)
+        cache.set(key, svg, CACHE_SECONDS)
+    return svg
+
+
+def _draw(text: str) -> str:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(text)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    size = len(matrix)
+    # One path, each horizontal run of dark modules one rectangle: a few kilobytes at most.
+    runs = []
+    for y, row in enumerate(matrix):
+        x = 0
+        while x < size:
+            if row[x]:
+                start = x
+                while x < size and row[x]:
+                    x += 1
+                runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+            else:
+                x += 1
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'shape-rendering="crispEdges" class="qr-svg" aria-hidden="true" focusable="false">'
+        f'<rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+    )

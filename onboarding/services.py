@@ -1,0 +1,325 @@
+"""The flow's rules: which step follows which, what an issuer's state means, when to ask the issuer.
+
+Views, webhooks and management commands call these functions, so each rule lives once. Nothing here
+reads a request; the session is passed in as the mapping it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import ConnectionState, CredentialState, IssuerError
+from onboarding.models import Registration
+
+logger = logging.getLogger("onboarding.flow")
+
+SESSION_KEY = "registerft"
+DONE_SESSION_KEY = "registerft_done"
+
+State = Registration.State
+Failure = Registration.Failure
+
+
+# --- Steps ------------------------------------------------------------------------------------
+
+
+class Step:
+    START = "start"
+    CHECK_CONNECTION = "check_connection"
+    NAME = "name"
+    LOADING = "loading"
+    SUCCESS = "success"
+
+
+def registration_step(registration: Registration | None) -> str:
+    """The step (URL name) where a visitor with this registration belongs."""
+    if registration is None:
+        return Step.START
+    if registration.state == State.INVITED:
+        return Step.CHECK_CONNECTION
+    if registration.state == State.CONNECTED:
+        return Step.NAME
+    if registration.state == State.OFFERED:
+        return Step.LOADING
+    if registration.state == State.ISSUED:
+        return Step.SUCCESS
+    # A failure is shown on the waiting page of the step that failed, with "start again".
+    return Step.LOADING if registration.offered_at else Step.CHECK_CONNECTION
+
+
+# --- The visitor's registration -----------------------------------------------------------------
+
+
+def registration_for_session(session: MutableMapping[str, Any]) -> Registration | None:
+    flow = session.get(SESSION_KEY)
+    if not isinstance(flow, dict) or "registration" not in flow:
+        return None
+    return Registration.objects.filter(pk=flow["registration"]).first()
+
+
+def registration_invitation_expires_at(registration: Registration) -> datetime:
+    return registration.created_at + timedelta(seconds=settings.REGISTERFT_INVITATION_TTL)
+
+
+def registration_start(*, session: MutableMapping[str, Any], label: str) -> Registration:
+    """The visitor's registration, with an invitation created at the issuer if there is none
+    still usable. Reloading the start page reuses a valid invitation.
+
+    Raises ``IssuerError`` when the issuer cannot create an invitation.
+    """
+    registration = registration_for_session(session)
+    if registration is not None:
+        registration = registration_expire(registration=registration)
+        if registration.state != State.FAILED:
+            return registration
+    invitation = get_issuer().create_invitation(label=label)
+    registration = Registration.objects.create(
+        backend=get_issuer().name,
+        invitation_id=invitation.invitation_id,
+        invitation_url=invitation.url,
+        connection_id=invitation.connection_id,
+        checked_at=timezone.now(),
+    )
+    session[SESSION_KEY] = {"registration": str(registration.pk)}
+    session.pop(DONE_SESSION_KEY, None)
+    logger.info("registration started id=%s backend=%s", registration.pk, registration.backend)
+    return registration
+
+
+def registration_forget(*, session: MutableMapping[str, Any]) -> None:
+    """Detach the visitor's session from its registration ("start again")."""
+    session.pop(SESSION_KEY, None)
+    session.pop(DONE_SESSION_KEY, None)
+
+
+def registration_complete(*, session: MutableMapping[str, Any], registration: Registration) -> None:
+    """The flow is done: its state leaves the session, which remembers only that it succeeded."""
+    session.pop(SESSION_KEY, None)
+    session[DONE_SESSION_KEY] = str(registration.pk)
+
+
+def registration_completed_in(session: MutableMapping[str, Any]) -> bool:
+    return bool(session.get(DONE_SESSION_KEY))
+
+
+# --- State transitions --------------------------------------------------------------------------
+# Each transition is a conditional UPDATE, so that a poll, a webhook and a form submit arriving at
+# once on different workers cannot move a registration backwards or twice.
+
+
+def _transition(registration: Registration, from_states: tuple[str, ...], **fields: Any) -> Registration:
+    fields.setdefault("updated_at", timezone.now())
+    changed = Registration.objects.filter(pk=registration.pk, state__in=from_states).update(**fields)
+    registration.refresh_from_db()
+    if changed:
+        logger.info("registration id=%s state=%s", registration.pk, registration.state)
+    return registration
+
+
+def registration_mark_connected(*, registration: Registration, connection_id: str = "") -> Registration:
+    fields: dict[str, Any] = {"state": State.CONNECTED, "connected_at": timezone.now(), "checked_at": timezone.now()}
+    if connection_id:
+        fields["connection_id"] = connection_id
+    return _transition(registration, (State.INVITED,), **fields)
+
+
+def registration_mark_issued(*, registration: Registration) -> Registration:
+    now = timezone.now()
+    return _transition(registration, (State.OFFERED,), state=State.ISSUED, issued_at=now, checked_at=now)
+
+
+def registration_mark_failed(
+    *, registration: Registration, failure: str, detail: str = "", from_states: tuple[str, ...] | None = None
+) -> Registration:
+    from_states = from_states or (State.INVITED, State.CONNECTED, State.OFFERED)
+    return _transition(
+        registration, from_states, state=State.FAILED, failure=failure, failure_detail=detail[:300],
+        checked_at=timezone.now(),
+    )
+
+
+def registration_mark_heard(*, registration: Registration) -> None:
+    """The issuer told us about this registration (webhook): no need to ask it for a while."""
+    Registration.objects.filter(pk=registration.pk).update(checked_at=timezone.now())
+
+
+# --- Keeping a registration up to date -------------------------------------------------------
+
+
+def registration_expire(*, registration: Registration) -> Registration:
+    """Mark a registration failed when its current step has run out of time.
+
+    A wallet that connected or accepted just before the deadline still counts: the issuer is asked
+    once more before the step is declared expired.
+    """
+    now = timezone.now()
+    if registration.state == State.INVITED and now > registration_invitation_expires_at(registration):
+        registration = _check_issuer(registration, force=True).registration
+        if registration.state == State.INVITED:
+            return registration_mark_failed(
+                registration=registration, failure=Failure.INVITATION_EXPIRED, from_states=(State.INVITED,)
+            )
+    elif registration.state == State.CONNECTED and registration.connected_at and now > (
+        registration.connected_at + timedelta(seconds=settings.REGISTERFT_DETAILS_TTL)
+    ):
+        return registration_mark_failed(
+            registration=registration, failure=Failure.DETAILS_EXPIRED, from_states=(State.CONNECTED,)
+        )
+    elif registration.state == State.OFFERED and registration.offered_at and now > (
+        registration.offered_at + timedelta(seconds=settings.REGISTERFT_OFFER_TTL)
+    ):
+        registration = _check_issuer(registration, force=True).registration
+        if registration.state == State.OFFERED:
+            return registration_mark_failed(
+                registration=registration, failure=Failure.OFFER_EXPIRED, from_states=(State.OFFERED,)
+            )
+    return registration
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A registration brought up to date, and the issuer's error if asking it failed."""
+
+    registration: Registration
+    error: IssuerError | None = None
+
+
+def _check_interval() -> float:
+    issuer = get_issuer()
+    if issuer.check_interval is not None:
+        return issuer.check_interval
+    if issuer.pushes_state:
+        return settings.REGISTERFT_WEBHOOK_FALLBACK_INTERVAL
+    return settings.REGISTERFT_STATUS_CHECK_INTERVAL
+
+
+def _claim_check(registration: Registration) -> bool:
+    """True for the one caller who may ask the issuer now; the claim is shared by every worker."""
+    interval = _check_interval()
+    now = timezone.now()
+    if interval <= 0:
+        return True
+    due = Q(checked_at__isnull=True) | Q(checked_at__lte=now - timedelta(seconds=interval))
+    return Registration.objects.filter(due, pk=registration.pk).update(checked_at=now) == 1
+
+
+def _check_issuer(registration: Registration, *, force: bool = False) -> Progress:
+    if registration.state not in (State.INVITED, State.OFFERED):
+        return Progress(registration)
+    if not force and not _claim_check(registration):
+        return Progress(registration)
+    issuer = get_issuer()
+    try:
+        if registration.state == State.INVITED:
+            status = issuer.connection_status(
+                invitation_id=registration.invitation_id, connection_id=registration.connection_id
+            )
+            if status.state == ConnectionState.CONNECTED:
+                registration = registration_mark_connected(
+                    registration=registration, connection_id=status.connection_id
+                )
+            elif status.state == ConnectionState.FAILED:
+                registration = registration_mark_failed(
+                    registration=registration, failure=Failure.CONNECTION_FAILED, detail=status.detail,
+                    from_states=(State.INVITED,),
+                )
+            elif status.connection_id and not registration.connection_id:
+                Registration.objects.filter(pk=registration.pk, connection_id="").update(
+                    connection_id=status.connection_id
+                )
+        else:
+            credential = issuer.credential_status(process_id=registration.process_id)
+            if credential.state == CredentialState.ACCEPTED:
+                registration = registration_mark_issued(registration=registration)
+            elif credential.state == CredentialState.FAILED:
+                registration = registration_mark_failed(
+                    registration=registration, failure=Failure.OFFER_DECLINED, detail=credential.detail,
+                    from_states=(State.OFFERED,),
+                )
+    except IssuerError as err:
+        logger.warning("issuer check failed registration=%s error=%s", registration.pk, err)
+        return Progress(registration, err)
+    return Progress(registration)
+
+
+def registration_progress(*, registration: Registration) -> Progress:
+    """Bring a registration up to date: its deadlines, and the issuer's state when a check is due.
+
+    Status polls call this: it reads the portal's own record and asks the issuer at most once per
+    check interval per registration, whatever the number of polls.
+    """
+    registration = registration_expire(registration=registration)
+    return _check_issuer(registration)
+
+
+# --- The credential -------------------------------------------------------------------------
+
+
+class OfferInProgress(Exception):
+    """Another request of the same visitor is sending the offer right now."""
+
+
+def credential_offer(*, registration: Registration, attributes: dict[str, str]) -> Registration:
+    """Ask the issuer to offer the credential with these attributes over the visitor's connection.
+
+    The attributes are stored first, so that nothing typed is lost if the issuer fails. Raises
+    ``IssuerError`` (the registration stays connected) or ``OfferInProgress``.
+    """
+    now = timezone.now()
+    # Claim the offer: two submits of the same form must not send two offers.
+    stale = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+    claimed = (
+        Registration.objects.filter(pk=registration.pk, state=State.CONNECTED)
+        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=stale))
+        .update(offer_started_at=now, attributes=attributes, updated_at=now)
+    )
+    if not claimed:
+        raise OfferInProgress
+    try:
+        offer = get_issuer().offer_credential(
+            connection_id=registration.connection_id, attributes=attributes, reference=str(registration.pk)
+        )
+    except IssuerError:
+        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
+        registration.refresh_from_db()
+        raise
+    return _transition(
+        registration,
+        (State.CONNECTED,),
+        state=State.OFFERED,
+        process_id=offer.process_id,
+        offered_at=timezone.now(),
+        checked_at=timezone.now(),
+    )
+
+
+# --- The invitation ---------------------------------------------------------------------------
+
+
+def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
+    """The invitation message carried in the invitation URL's ``oob`` (or ``c_i``) parameter, for
+    a wallet that asks the short link for JSON; None when the URL carries none."""
+    query = parse_qs(urlsplit(registration.invitation_url).query)
+    encoded = (query.get("oob") or query.get("c_i") or [""])[0]
+    if not encoded:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        payload = json.loads(decoded)
+    except (binascii.Error, ValueError):
+        logger.warning("registration=%s invitation URL carries an unreadable invitation", registration.pk)
+        return None
+    return payload if isinstance(payload, dict) else None

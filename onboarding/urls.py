@@ -1,0 +1,19 @@
+from django.urls import path, re_path
+
+from onboarding.views import demo, flow
+
+app_name = "onboarding"
+
+urlpatterns = [
+    path("", flow.StartView.as_view(), name="start"),
+    path("check_connection/", flow.CheckConnectionView.as_view(), name="check_connection"),
+    path("check_connection/status", flow.ConnectionStatusView.as_view(), name="connection_status"),
+    re_path(r"^name/?$", flow.NameView.as_view(), name="name"),
+    path("loading/", flow.LoadingView.as_view(), name="loading"),
+    path("loading/status", flow.CredentialStatusView.as_view(), name="credential_status"),
+    re_path(r"^success/?$", flow.SuccessView.as_view(), name="success"),
+    path("restart/", flow.RestartView.as_view(), name="restart"),
+    path("i/<str:code>", flow.InvitationLinkView.as_view(), name="invitation"),
+    path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
+    path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),
+]

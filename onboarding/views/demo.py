@@ -1,0 +1,72 @@
+"""The demo wallet: a page of the portal that stands in for a wallet app when the embedded demo
+issuer is configured. A person accepts the connection there, then the credential."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from onboarding.issuers import demo
+from onboarding.models import DemoConnection, DemoCredential
+
+
+class DemoWalletMixin:
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.REGISTERFT_ISSUER != "demo":
+            raise Http404("The demo wallet exists only with the demo issuer.")
+        self.connection = demo.demo_wallet_get(token=kwargs["token"])
+        if self.connection is None:
+            raise Http404("No such demo invitation.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+@method_decorator(never_cache, name="dispatch")
+class DemoWalletView(DemoWalletMixin, View):
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        connection = self.connection
+        credentials = list(connection.credentials.all())
+        pending = [c for c in credentials if c.state == DemoCredential.State.OFFERED]
+        context = {
+            "connection": connection,
+            "connected": connection.state == DemoConnection.State.ACTIVE,
+            "pending": pending,
+            "stored": [c for c in credentials if c.state == DemoCredential.State.ACCEPTED],
+            "declined": [c for c in credentials if c.state == DemoCredential.State.DECLINED],
+            "status_url": reverse("onboarding:demo_wallet_status", args=[token]),
+            "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS,
+            "wallet_page": True,
+        }
+        return TemplateResponse(request, "onboarding/demo_wallet.html", context)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        action = request.POST.get("action", "")
+        if action == "connect":
+            demo.demo_wallet_accept_connection(connection=self.connection)
+        elif action in ("accept", "decline"):
+            demo.demo_wallet_answer_offer(
+                connection=self.connection,
+                credential_id=request.POST.get("credential", ""),
+                accept=action == "accept",
+            )
+        else:
+            return TemplateResponse(request, "400.html", status=400)
+        return redirect("onboarding:demo_wallet", token=token)
+
+
+@method_decorator(never_cache, name="dispatch")
+class DemoWalletStatusView(DemoWalletMixin, View):
+    """Polled by the demo wallet page: it reloads when an offer waits for an answer."""
+
+    def get(self, request: HttpRequest, token: str) -> JsonResponse:
+        offered = self.connection.credentials.filter(state=DemoCredential.State.OFFERED).exists()
+        waiting = self.connection.state == DemoConnection.State.ACTIVE and not offered
+        payload = {"state": "waiting" if waiting else "moved", "next": None, "message": ""}
+        if not waiting:
+            payload["next"] = reverse("onboarding:demo_wallet", args=[token])
+        return JsonResponse(payload)

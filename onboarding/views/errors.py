@@ -1,0 +1,40 @@
+"""The portal's own error pages, translated, each with a way back to the start."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.template import loader
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+
+
+def _page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    response = TemplateResponse(request, "error.html", {"title": title, "message": message}, status=status)
+    return response.render()
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 400, _("Bad request"), _("The page could not understand what your browser sent."))
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 403, _("Not allowed"), _("You are not allowed to open this page."))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return _page(
+        request,
+        403,
+        _("Your session has expired"),
+        _("The form was open for too long or cookies are blocked. Please allow cookies and start again."),
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 404, _("Page not found"), _("This page does not exist."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    # Rendered without the request's context processors: whatever failed must not fail again here.
+    template = loader.get_template("500.html")
+    return HttpResponse(template.render({}), status=500)

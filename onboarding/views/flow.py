@@ -1,0 +1,299 @@
+"""The visitor's five steps, their status endpoints, and "start again".
+
+Each view reads the request, calls one service and picks a response. The step guard lives in
+``FlowStepMixin``: a visitor who is not where the flow says they are is sent there.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+
+from onboarding import services
+from onboarding.forms import DetailsForm
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
+from onboarding.links import absolute_url, wallet_link
+from onboarding.models import Registration
+from onboarding.qr import qr_svg
+from onboarding.services import Step
+
+logger = logging.getLogger("onboarding.views")
+
+State = Registration.State
+
+
+def issuer_error_message(error: IssuerError) -> str:
+    if isinstance(error, IssuerTimeout):
+        return _("The credential issuer is taking too long to answer. Please try again in a moment.")
+    if isinstance(error, IssuerUnavailable):
+        return _("The credential issuer cannot be reached right now. Please try again in a moment.")
+    return _("The credential issuer gave an answer we did not expect. Please try again in a moment.")
+
+
+FAILURE_MESSAGES = {
+    Registration.Failure.CONNECTION_FAILED: N_("The wallet could not connect to the issuer."),
+    Registration.Failure.INVITATION_EXPIRED: N_("The QR code has expired before a wallet connected."),
+    Registration.Failure.DETAILS_EXPIRED: N_("Your details were not sent in time."),
+    Registration.Failure.OFFER_DECLINED: N_("The credential was declined or could not be issued."),
+    Registration.Failure.OFFER_EXPIRED: N_("The credential was not accepted in time."),
+}
+
+
+def failure_message(registration: Registration) -> str:
+    return _(FAILURE_MESSAGES.get(registration.failure, N_("Something went wrong with your registration.")))
+
+
+STEP_MESSAGES = {
+    Step.START: N_("Please start by scanning the QR code with your wallet."),
+    Step.CHECK_CONNECTION: N_("Please connect your wallet first."),
+    Step.NAME: N_("Please enter your details first."),
+    Step.LOADING: N_("Your credential has already been offered."),
+    Step.SUCCESS: N_("Your credential has already been issued."),
+}
+
+
+class FlowStepMixin:
+    """Loads the visitor's registration and sends them to their step if this is not it."""
+
+    steps: tuple[str, ...] = ()
+    request: HttpRequest
+    registration: Registration | None
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.registration = services.registration_for_session(request.session)
+        step = services.registration_step(self.registration)
+        if step not in self.steps:
+            messages.info(request, _(STEP_MESSAGES[step]))
+            return redirect(f"onboarding:{step}")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+def step_context(step: str) -> dict[str, Any]:
+    return {"step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS}
+
+
+@method_decorator(never_cache, name="dispatch")
+class StartView(TemplateView):
+    """Step 1: the invitation as a QR code and as a link."""
+
+    template_name = "onboarding/start.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            registration = services.registration_start(
+                session=request.session, label=settings.REGISTERFT_EVENT_NAME
+            )
+        except IssuerError as err:
+            logger.warning("invitation failed: %s", err)
+            return issuer_error_response(request, err)
+        step = services.registration_step(registration)
+        if step != Step.CHECK_CONNECTION:
+            return redirect(f"onboarding:{step}")
+        return self.render_to_response(self.get_context_data(registration=registration))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        registration: Registration = kwargs["registration"]
+        short_url = absolute_url(self.request, reverse("onboarding:invitation", args=[registration.short_code]))
+        context.update(step_context(Step.START))
+        context.update(
+            qr_svg=qr_svg(short_url),
+            short_url=short_url,
+            wallet_url=wallet_link(self.request, registration.invitation_url),
+            expires_at=services.registration_invitation_expires_at(registration),
+            status_url=reverse("onboarding:connection_status"),
+        )
+        return context
+
+
+def issuer_error_response(request: HttpRequest, error: IssuerError) -> HttpResponse:
+    return TemplateResponse(
+        request,
+        "onboarding/issuer_error.html",
+        {"message": issuer_error_message(error)},
+        status=error.status,
+    )
+
+
+class WaitingView(FlowStepMixin, TemplateView):
+    """A page that waits for the wallet; it polls its status endpoint and falls back to refresh."""
+
+    template_name = "onboarding/waiting.html"
+    page_step = ""
+    status_url_name = ""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        assert self.registration is not None
+        progress = services.registration_progress(registration=self.registration)
+        step = services.registration_step(progress.registration)
+        if step != self.page_step:
+            return redirect(f"onboarding:{step}")
+        context = self.get_context_data(progress=progress)
+        status = progress.error.status if progress.error else 200
+        return self.render_to_response(context, status=status)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        progress: services.Progress = kwargs["progress"]
+        registration = progress.registration
+        context.update(step_context(self.page_step))
+        context.update(
+            registration=registration,
+            failed=registration.state == State.FAILED,
+            failure_message=failure_message(registration) if registration.state == State.FAILED else "",
+            issuer_message=issuer_error_message(progress.error) if progress.error else "",
+            status_url=reverse(self.status_url_name),
+        )
+        return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class CheckConnectionView(WaitingView):
+    """Step 2: waits until the wallet accepted the invitation."""
+
+    steps = (Step.CHECK_CONNECTION,)
+    page_step = Step.CHECK_CONNECTION
+    status_url_name = "onboarding:connection_status"
+
+
+@method_decorator(never_cache, name="dispatch")
+class LoadingView(WaitingView):
+    """Step 4: waits until the wallet accepted the credential."""
+
+    steps = (Step.LOADING,)
+    page_step = Step.LOADING
+    status_url_name = "onboarding:credential_status"
+
+
+@method_decorator(never_cache, name="dispatch")
+class StatusView(View):
+    """The JSON a waiting page polls. It reads the portal's own record; the services decide when
+    the issuer itself is asked."""
+
+    page_step = ""
+    page_url_name = ""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        registration = services.registration_for_session(request.session)
+        if registration is None:
+            return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": ""})
+        progress = services.registration_progress(registration=registration)
+        registration = progress.registration
+        step = services.registration_step(registration)
+        payload: dict[str, Any] = {"state": "waiting", "next": None, "message": "", "issuer": "ok"}
+        if registration.state == State.FAILED:
+            payload.update(state="failed", next=reverse(self.page_url_name), message=failure_message(registration))
+        elif step != self.page_step:
+            payload.update(state="moved", next=reverse(f"onboarding:{step}"))
+        if progress.error:
+            # The page keeps polling (with back-off) and says why nothing moves.
+            payload.update(issuer="unavailable", message=issuer_error_message(progress.error))
+        return JsonResponse(payload)
+
+
+class ConnectionStatusView(StatusView):
+    page_step = Step.CHECK_CONNECTION
+    page_url_name = "onboarding:check_connection"
+
+
+class CredentialStatusView(StatusView):
+    page_step = Step.LOADING
+    page_url_name = "onboarding:loading"
+
+
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(sensitive_post_parameters(), name="dispatch")
+class NameView(FlowStepMixin, FormView):
+    """Step 3: the visitor's details; the issuer is asked to offer the credential with them."""
+
+    steps = (Step.NAME,)
+    template_name = "onboarding/name.html"
+    form_class = DetailsForm
+
+    def get_initial(self) -> dict[str, Any]:
+        # What the visitor typed before a failed attempt is still there.
+        assert self.registration is not None
+        return dict(self.registration.attributes or {})
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(step_context(Step.NAME))
+        return context
+
+    def form_valid(self, form: DetailsForm) -> HttpResponse:
+        assert self.registration is not None
+        try:
+            services.credential_offer(registration=self.registration, attributes=form.attributes())
+        except services.OfferInProgress:
+            return redirect("onboarding:loading")
+        except IssuerError as err:
+            logger.warning("credential offer failed registration=%s: %s", self.registration.pk, err)
+            form.add_error(None, issuer_error_message(err))
+            return self.render_to_response(self.get_context_data(form=form), status=err.status)
+        # A committed step gets a fresh session key; polls never change it.
+        self.request.session.cycle_key()
+        return redirect("onboarding:loading")
+
+    def form_invalid(self, form: DetailsForm) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+@method_decorator(never_cache, name="dispatch")
+class SuccessView(TemplateView):
+    """Step 5: done. The flow's state leaves the session; a reload still shows this page."""
+
+    template_name = "onboarding/success.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        registration = services.registration_for_session(request.session)
+        if registration is not None and registration.state == State.ISSUED:
+            services.registration_complete(session=request.session, registration=registration)
+        elif not services.registration_completed_in(request.session):
+            step = services.registration_step(registration)
+            messages.info(request, _(STEP_MESSAGES[step]))
+            return redirect(f"onboarding:{step}")
+        context = self.get_context_data(**kwargs)
+        context.update(step_context(Step.SUCCESS))
+        return self.render_to_response(context)
+
+
+class RestartView(View):
+    """"Start again": forget the visitor's registration and go back to a fresh QR code."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        services.registration_forget(session=request.session)
+        return redirect("onboarding:start")
+
+
+@method_decorator(never_cache, name="dispatch")
+class InvitationLinkView(View):
+    """The short link in the QR code: redirects a wallet to the full invitation, or hands it the
+    invitation as JSON when it asks for JSON. It expires with the invitation."""
+
+    def get(self, request: HttpRequest, code: str) -> HttpResponse:
+        registration = get_object_or_404(Registration, short_code=code)
+        expired = timezone.now() > services.registration_invitation_expires_at(registration)
+        if registration.state != State.INVITED or expired:
+            return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)
+        target = absolute_url(request, registration.invitation_url)
+        if "application/json" in request.headers.get("Accept", ""):
+            payload = services.invitation_payload(registration=registration)
+            if payload is not None:
+                return JsonResponse(payload)
+        return HttpResponseRedirect(target)

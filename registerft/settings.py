@@ -1,0 +1,287 @@
+"""Settings for the registerft portal.
+
+Every setting an operator may change comes from the environment, with a safe default for
+development. Secrets and production endpoints have no default; a bad value stops start-up with a
+message that names the variable. The README lists every variable.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from registerft.env import envbool, envchoice, envfloat, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(envstr("REGISTERFT_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- Core -----------------------------------------------------------------------------------
+DEBUG = envbool("DJANGO_DEBUG", False)
+if DEBUG:
+    SECRET_KEY = envstr("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production")
+else:
+    SECRET_KEY = envstr("DJANGO_SECRET_KEY")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development)."
+        )
+    if len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
+
+# In development the portal listens on all interfaces so that a phone on the same network can
+# open the demo wallet; in production the operator names the hosts.
+ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["*"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the portal's host(s) when DJANGO_DEBUG is off.")
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "csp",
+    "onboarding",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "onboarding.middleware.LanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "registerft.urls"
+WSGI_APPLICATION = "registerft.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "onboarding.context_processors.portal",
+            ],
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------------------------
+# SQLite in WAL mode with immediate transactions serves one machine with several gunicorn workers.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": envstr("REGISTERFT_DB_PATH", str(VAR_DIR / "db.sqlite3")),
+        "OPTIONS": {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Cache and sessions -----------------------------------------------------------------------
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SESSION_ENGINE = "onboarding.sessions"
+SESSION_FILE_PATH = envstr("REGISTERFT_SESSION_DIR", str(VAR_DIR / "sessions"))
+SESSION_COOKIE_AGE = envint("REGISTERFT_SESSION_AGE", 2 * 60 * 60, minimum=60)
+# Expired session files are removed once there are more than this many, checked at most once per
+# interval (seconds) per process, in a background thread.
+REGISTERFT_SESSION_CLEANUP_THRESHOLD = envint("REGISTERFT_SESSION_CLEANUP_THRESHOLD", 1000, minimum=1)
+REGISTERFT_SESSION_CLEANUP_INTERVAL = envint("REGISTERFT_SESSION_CLEANUP_INTERVAL", 300, minimum=1)
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "de"
+LANGUAGES = [("de", "Deutsch"), ("fr", "Français"), ("it", "Italiano"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "onboarding" / "locale"]
+# German is the default, as in the original portal; set this to follow the browser's language.
+REGISTERFT_USE_BROWSER_LANGUAGE = envbool("REGISTERFT_USE_BROWSER_LANGUAGE", False)
+TIME_ZONE = envstr("DJANGO_TIME_ZONE", "Europe/Zurich")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(envstr("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+# Subdomains and the preload list bind every host under the operator's domain for a long time:
+# the operator's choice, off by default (check --deploy's W005 and W021 are silenced below).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
+# Behind a reverse proxy that terminates TLS, name the header it sets (for example
+# X-Forwarded-Proto) so that Django knows the request came over https.
+_proxy_ssl_header = envstr("DJANGO_SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
+# Embedding the portal in another site's page: name the parent origins. The session and CSRF
+# cookies then need SameSite=None (which browsers accept only with Secure).
+REGISTERFT_FRAME_ANCESTORS = envlist("REGISTERFT_FRAME_ANCESTORS")
+_cookie_samesite = "None" if REGISTERFT_FRAME_ANCESTORS else "Lax"
+SESSION_COOKIE_SAMESITE = envchoice("REGISTERFT_COOKIE_SAMESITE", _cookie_samesite, ("Lax", "Strict", "None"))
+CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
+if SESSION_COOKIE_SAMESITE == "None" and DEBUG:
+    # Browsers drop SameSite=None cookies that are not Secure, even on localhost over http.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = "DENY"
+if REGISTERFT_FRAME_ANCESTORS:
+    # frame-ancestors in the CSP says who may embed; X-Frame-Options cannot name origins.
+    MIDDLEWARE.remove("django.middleware.clickjacking.XFrameOptionsMiddleware")
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'self'", *REGISTERFT_FRAME_ANCESTORS] if REGISTERFT_FRAME_ANCESTORS else ["'none'"],
+    }
+}
+
+CORS_ALLOWED_ORIGINS = envlist("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(check_connection|loading)/status/?$"
+
+CSRF_FAILURE_VIEW = "onboarding.views.errors.csrf_failure"
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = envchoice("REGISTERFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"onboarding": {"level": LOG_LEVEL, "propagate": True}},
+}
+
+# --- The portal -------------------------------------------------------------------------------
+REGISTERFT_EVENT_NAME = envstr("REGISTERFT_EVENT_NAME", "registerft")
+# Links in QR codes must reach the portal from a phone: without this setting they are built from
+# the host the page was requested on.
+REGISTERFT_PUBLIC_URL = (envstr("REGISTERFT_PUBLIC_URL", "") or "").rstrip("/")
+
+# The "open in wallet" link on a phone: {url} is the invitation URL, {url_quoted} the same
+# percent-encoded, {oob} its oob parameter (for example didcomm://invite?oob={oob}).
+REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
+
+REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
+# Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
+REGISTERFT_ISSUER_TIMEOUT = envfloat("REGISTERFT_ISSUER_TIMEOUT", 10.0, minimum=0.1)
+
+# Lifetimes, in seconds, of each step of the flow.
+REGISTERFT_INVITATION_TTL = envint("REGISTERFT_INVITATION_TTL", 15 * 60, minimum=10)
+REGISTERFT_DETAILS_TTL = envint("REGISTERFT_DETAILS_TTL", 30 * 60, minimum=10)
+REGISTERFT_OFFER_TTL = envint("REGISTERFT_OFFER_TTL", 10 * 60, minimum=10)
+# A registration's state is asked of the issuer at most once per this many seconds, however often
+# the visitor's page polls.
+REGISTERFT_STATUS_CHECK_INTERVAL = envfloat("REGISTERFT_STATUS_CHECK_INTERVAL", 3.0, minimum=0.0)
+# With an issuer that sends webhooks (ACA-Py), the portal asks it itself only when it has heard
+# nothing about a registration for this many seconds.
+REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = envfloat("REGISTERFT_WEBHOOK_FALLBACK_INTERVAL", 10.0, minimum=1.0)
+# How often the waiting pages poll the portal, in milliseconds.
+REGISTERFT_POLL_INTERVAL_MS = envint("REGISTERFT_POLL_INTERVAL_MS", 1500, minimum=200)
+
+
+def _form_fields() -> list[dict]:
+    raw = envstr("REGISTERFT_FORM_FIELDS")
+    if raw is None:
+        return [
+            {"name": "first_name", "label": _("First name"), "required": True, "max_length": 100},
+            {"name": "last_name", "label": _("Last name"), "required": True, "max_length": 100},
+            {"name": "institution", "label": _("Institution"), "required": True, "max_length": 200},
+        ]
+    try:
+        fields = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ImproperlyConfigured(f"REGISTERFT_FORM_FIELDS is not valid JSON: {err}") from None
+    if not isinstance(fields, list) or not fields:
+        raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS must be a non-empty JSON list of fields.")
+    for field in fields:
+        if not isinstance(field, dict) or not str(field.get("name", "")).isidentifier():
+            raise ImproperlyConfigured(
+                "Each entry of REGISTERFT_FORM_FIELDS needs a 'name' that is a valid identifier."
+            )
+        field.setdefault("label", field["name"].replace("_", " ").capitalize())
+        field.setdefault("required", True)
+        field.setdefault("max_length", 100)
+        if not isinstance(field["max_length"], int) or not 1 <= field["max_length"] <= 1000:
+            raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: max_length must be from 1 to 1000.")
+    return fields
+
+
+REGISTERFT_FORM_FIELDS = _form_fields()
+
+# The original agent REST API (REGISTERFT_ISSUER=agent-rest).
+AGENT_REST_CONNECTION_URL = (envstr("AGENT_REST_CONNECTION_URL", "") or "").rstrip("/")
+AGENT_REST_ISSUER_URL = (envstr("AGENT_REST_ISSUER_URL", "") or "").rstrip("/")
+AGENT_REST_CREDENTIAL_DEFINITION_ID = envstr("AGENT_REST_CREDENTIAL_DEFINITION_ID", "")
+# form field=attribute name at the issuer, comma-separated; fields not named keep their own name.
+AGENT_REST_ATTRIBUTE_NAMES = dict(
+    item.split("=", 1) for item in envlist("AGENT_REST_ATTRIBUTE_NAMES") if "=" in item
+)
+AGENT_REST_API_KEY_HEADER = envstr("AGENT_REST_API_KEY_HEADER", "X-API-Key")
+AGENT_REST_API_KEY = envstr("AGENT_REST_API_KEY", "")
+AGENT_REST_ACCEPTED_STATES = envlist("AGENT_REST_ACCEPTED_STATES", ["DONE", "COMPLETED", "ACCEPTED", "ISSUED"])
+AGENT_REST_FAILED_STATES = envlist(
+    "AGENT_REST_FAILED_STATES", ["FAILED", "ERROR", "DECLINED", "REJECTED", "ABANDONED"]
+)
+if REGISTERFT_ISSUER == "agent-rest":
+    for _name in ("AGENT_REST_CONNECTION_URL", "AGENT_REST_ISSUER_URL"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set when REGISTERFT_ISSUER is agent-rest.")

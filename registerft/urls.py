@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from onboarding.views import language
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    re_path(r"^(?P<language>de|fr|it|en)/?$", language.choose_language, name="choose_language"),
+    path("", include("onboarding.urls")),
+]
+
+handler400 = "onboarding.views.errors.bad_request"
+handler403 = "onboarding.views.errors.permission_denied"
+handler404 = "onboarding.views.errors.page_not_found"
+handler500 = "onboarding.views.errors.server_error"

@@ -1,0 +1,19 @@
+"""Settings for the test suite: the production settings with debug on and plain static files, so
+that templates render without collectstatic."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("REGISTERFT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+
+from registerft.settings import *  # noqa: E402,F403
+
+DEBUG = False  # render the portal's own error pages, as in production
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# Serve static files from the source folders, as in development: no collectstatic before tests.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
