@@ -1,0 +1,63 @@
+"""``manage.py purge_registrations``: retention, and one person's record on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from onboarding import admin_services
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete registrations created longer ago than a retention period, or one registration by "
+        "its id; with --anonymise, keep them for statistics but drop the submitted details and "
+        "the issuer's handles instead. Name either --older-than or --id."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            metavar="AGE",
+            help="Registrations created longer ago than this: a whole number of days or hours, e.g. 30d or 12h.",
+        )
+        parser.add_argument(
+            "--id",
+            dest="registration_id",
+            metavar="UUID",
+            help="Only this registration (a person's request to be forgotten); its id is in `registrations`.",
+        )
+        parser.add_argument(
+            "--anonymise",
+            action="store_true",
+            help="Anonymise instead of deleting: state and times stay, details and issuer handles go.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Only say how many registrations would be deleted or anonymised; change nothing.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            older_than = (
+                admin_services.parse_duration(options["older_than"]) if options["older_than"] is not None else None
+            )
+            result = admin_services.registration_purge(
+                older_than=older_than,
+                registration_id=options["registration_id"],
+                anonymise=options["anonymise"],
+                dry_run=options["dry_run"],
+            )
+        except admin_services.AdminError as err:
+            raise CommandError(str(err)) from err
+        verb = "anonymise" if result.anonymised else "delete"
+        what = f"{result.count} registration{'s' if result.count != 1 else ''}"
+        if result.cutoff is not None:
+            what += f" created before {timezone.localtime(result.cutoff).isoformat(timespec='seconds')}"
+        if result.dry_run:
+            self.stdout.write(f"Dry run: would {verb} {what}. Nothing was changed.")
+        else:
+            self.stdout.write(f"{verb.capitalize()}d {what}.")

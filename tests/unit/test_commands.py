@@ -1,0 +1,278 @@
+"""The admins' management commands, against the demo issuer and an agent behind `responses`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+import responses
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import IssuerUnavailable
+from onboarding.models import DemoConnection, DemoCredential, Registration
+
+pytestmark = pytest.mark.django_db
+
+AGENT = "http://agent.test"
+HEALTH_URL = f"{AGENT}/connection/registerft-health-check"
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def agent_rest(settings):
+    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.AGENT_REST_CONNECTION_URL = AGENT
+    settings.AGENT_REST_ISSUER_URL = AGENT
+    settings.AGENT_REST_API_KEY = "s3cret-api-key-value"
+    get_issuer.cache_clear()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def registration(*, days_ago: float = 0, state: str = "issued", **attributes: str) -> Registration:
+    created = Registration.objects.create(
+        backend="demo", state=state, invitation_id=str(uuid.uuid4()), invitation_url="/x",
+        connection_id="conn", process_id="proc", attributes=attributes,
+    )
+    Registration.objects.filter(pk=created.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+    created.refresh_from_db()
+    return created
+
+
+# --- issuer_status ----------------------------------------------------------------------------
+
+
+def test_issuer_status_reports_the_demo_issuer_as_reachable():
+    output = run("issuer_status")
+    assert "backend:    demo" in output
+    assert "reachable:  yes" in output
+    assert "version:    embedded" in output
+    assert "round trip:" in output
+
+
+def test_issuer_status_masks_the_api_key_of_a_reachable_agent(agent_rest):
+    agent_rest.get(HEALTH_URL, status=404, json={"error": "unknown"})
+    output = run("issuer_status")
+    assert "backend:    agent-rest" in output
+    assert f"connection_url: {AGENT}" in output
+    assert "reachable:  yes" in output
+    assert "s3cret" not in output
+    assert "****" in output
+
+
+def test_issuer_status_fails_when_the_agent_cannot_be_reached(agent_rest):
+    agent_rest.get(HEALTH_URL, body=requests.ConnectionError("refused"))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="does not answer"):
+        call_command("issuer_status", stdout=out)
+    assert "reachable:  no" in out.getvalue()
+    assert "s3cret" not in out.getvalue()
+
+
+def test_issuer_status_fails_when_the_agent_answers_503(agent_rest):
+    agent_rest.get(HEALTH_URL, status=503, body="maintenance")
+    with pytest.raises(CommandError, match="agent-rest"):
+        run("issuer_status")
+
+
+def test_issuer_status_fails_when_a_backend_raises_instead_of_reporting(monkeypatch):
+    def broken_health():
+        raise IssuerUnavailable("wallet database is locked")
+
+    monkeypatch.setattr(get_issuer(), "health", broken_health)
+    with pytest.raises(CommandError, match="wallet database is locked"):
+        run("issuer_status")
+
+
+def test_issuer_status_masks_passwords_in_urls_and_secret_settings():
+    from onboarding.admin_services import mask_settings
+
+    masked = mask_settings({"admin_url": "https://ops:hunter2@agent:8031/", "webhook_secret": "abc", "label": "x"})
+    assert masked == {"admin_url": "https://ops:****@agent:8031/", "webhook_secret": "****", "label": "x"}
+
+
+# --- registrations ----------------------------------------------------------------------------
+
+
+def test_registrations_lists_a_table_by_default():
+    registration(first_name="Ada", last_name="Lovelace", institution="Analytical")
+    output = run("registrations")
+    assert "first_name" in output.splitlines()[0]
+    assert "Lovelace" in output
+    assert "(1 registration)" in output
+
+
+def test_registrations_filters_by_state_and_date():
+    registration(days_ago=10, last_name="Old")
+    registration(days_ago=0, last_name="New")
+    registration(days_ago=0, state="failed", last_name="Failed")
+    today = timezone.localdate().isoformat()
+    rows = json.loads(run("registrations", "--format", "json", "--state", "issued", "--since", today))
+    assert [row["last_name"] for row in rows] == ["New"]
+    rows = json.loads(run("registrations", "--format", "json", "--until", today))
+    assert {row["last_name"] for row in rows} == {"Old", "New", "Failed"}  # a date includes that day
+    until = (timezone.localdate() - timedelta(days=1)).isoformat()
+    rows = json.loads(run("registrations", "--format", "json", "--until", until))
+    assert [row["last_name"] for row in rows] == ["Old"]
+
+
+def test_registrations_csv_disarms_cells_a_spreadsheet_would_run():
+    registration(first_name="=HYPERLINK(\"http://evil\")", last_name="+1", institution="@SUM(A1)")
+    registration(first_name="-2", last_name="\tTab", institution="\rReturn")
+    registration(first_name="Ada", last_name="Lovelace", institution="a=b")
+    rows = list(csv.DictReader(io.StringIO(run("registrations", "--format", "csv"))))
+    assert [(row["first_name"], row["last_name"], row["institution"]) for row in rows] == [
+        ("'=HYPERLINK(\"http://evil\")", "'+1", "'@SUM(A1)"),
+        ("'-2", "'\tTab", "'\rReturn"),
+        ("Ada", "Lovelace", "a=b"),
+    ]
+
+
+def test_registrations_writes_to_a_file(tmp_path):
+    registration(last_name="Lovelace")
+    target = tmp_path / "attendees.csv"
+    assert run("registrations", "--format", "csv", "--output", str(target)) == ""
+    assert "Lovelace" in target.read_text(encoding="utf-8")
+
+
+def test_registrations_fails_on_a_file_it_cannot_write(tmp_path):
+    with pytest.raises(CommandError, match="Cannot write"):
+        run("registrations", "--output", str(tmp_path / "missing" / "x.csv"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--since", "yesterday"), "not a date"),
+        (("--until", "2026-13-01"), "not a date"),
+        (("--state", "lost"), "invalid choice"),
+        (("--format", "xml"), "invalid choice"),
+    ],
+)
+def test_registrations_rejects_bad_arguments(args, message):
+    with pytest.raises(CommandError, match=message):
+        run("registrations", *args)
+
+
+# --- purge_registrations ----------------------------------------------------------------------
+
+
+def test_purge_deletes_registrations_past_the_retention_period():
+    old = registration(days_ago=31)
+    young = registration(days_ago=29)
+    output = run("purge_registrations", "--older-than", "30d")
+    assert output.startswith("Deleted 1 registration created before")
+    assert list(Registration.objects.values_list("pk", flat=True)) == [young.pk]
+    assert not Registration.objects.filter(pk=old.pk).exists()
+
+
+def test_purge_counts_hours():
+    registration(days_ago=0.5)
+    registration(days_ago=0)
+    assert run("purge_registrations", "--older-than", "6h").startswith("Deleted 1 registration ")
+    assert Registration.objects.count() == 1
+
+
+def test_purge_dry_run_changes_nothing():
+    registration(days_ago=40)
+    registration(days_ago=35)
+    output = run("purge_registrations", "--older-than", "30d", "--dry-run")
+    assert output.startswith("Dry run: would delete 2 registrations")
+    assert Registration.objects.count() == 2
+
+
+def test_purge_anonymises_and_keeps_the_statistics():
+    old = registration(days_ago=40, first_name="Ada", last_name="Lovelace")
+    output = run("purge_registrations", "--older-than", "30d", "--anonymise")
+    assert output.startswith("Anonymised 1 registration")
+    old.refresh_from_db()
+    assert old.attributes == {}
+    assert (old.connection_id, old.process_id, old.invitation_url) == ("", "", "")
+    assert old.state == "issued"
+
+
+def test_purge_removes_one_persons_record_and_the_demo_issuers_copy():
+    connection = DemoConnection.objects.create(label="event")
+    credential = DemoCredential.objects.create(connection=connection, attributes={"last_name": "Lovelace"})
+    person = registration(last_name="Lovelace")
+    Registration.objects.filter(pk=person.pk).update(process_id=str(credential.pk))
+    other = registration(last_name="Hopper")
+    output = run("purge_registrations", "--id", str(person.pk))
+    assert output == "Deleted 1 registration.\n"
+    assert list(Registration.objects.values_list("pk", flat=True)) == [other.pk]
+    assert not DemoCredential.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "either a retention period"),
+        (("--older-than", "30d", "--id", str(uuid.uuid4())), "not both"),
+        (("--older-than", "30"), "not a duration"),
+        (("--older-than", "2w"), "not a duration"),
+        (("--older-than", "0d"), "not a duration"),
+        (("--id", "not-a-uuid"), "not a registration id"),
+        (("--id", str(uuid.uuid4())), "no registration with id"),
+    ],
+)
+def test_purge_rejects_bad_arguments(args, message):
+    registration(days_ago=40)
+    with pytest.raises(CommandError, match=message):
+        run("purge_registrations", *args)
+    assert Registration.objects.count() == 1
+
+
+# --- invite -----------------------------------------------------------------------------------
+
+
+def test_invite_prints_the_demo_invitation_and_its_qr_code():
+    output = run("invite", "--base-url", "https://portal.example")
+    lines = output.splitlines()
+    connection = DemoConnection.objects.get()
+    assert lines[-1] == f"https://portal.example/demo/wallet/{connection.token}/"
+    assert any("█" in line for line in lines[:-1])
+    assert not Registration.objects.exists()  # an invitation only
+
+
+def test_invite_without_qr_prints_only_the_url(settings):
+    settings.REGISTERFT_PUBLIC_URL = "https://public.example"
+    assert run("invite", "--no-qr", "--label", "Kiosk").startswith("https://public.example/demo/wallet/")
+    assert DemoConnection.objects.get().label == "Kiosk"
+
+
+def test_invite_prints_the_agents_invitation_url(agent_rest):
+    agent_rest.post(
+        f"{AGENT}/connection/invitation",
+        json={"connectionId": "c-1", "invitationUrl": "https://agent.test/?oob=abc"},
+    )
+    assert run("invite", "--no-qr") == "https://agent.test/?oob=abc\n"
+
+
+def test_invite_fails_when_the_issuer_is_down(agent_rest):
+    agent_rest.post(f"{AGENT}/connection/invitation", body=requests.ConnectionError("refused"))
+    with pytest.raises(CommandError, match="could not create an invitation"):
+        run("invite")
+
+
+def test_invite_fails_when_the_issuer_times_out(agent_rest):
+    agent_rest.post(f"{AGENT}/connection/invitation", body=requests.Timeout("slow"))
+    with pytest.raises(CommandError, match="in time"):
+        run("invite")
+
+
+def test_invite_rejects_a_base_url_that_is_not_http():
+    with pytest.raises(CommandError, match="--base-url"):
+        run("invite", "--base-url", "portal.example")
