@@ -1,0 +1,74 @@
+"""The whole flow in headless Chromium: the visitor's page on one device, the demo wallet on a
+second page, at a phone size and at a desktop size, with a screenshot and an axe-core check of
+every step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from onboarding.models import Registration
+from tests.browser.helpers import AxeReport, record
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def open_wallet(visitor, wallet_context, device):
+    """On a phone the visitor taps "Open in wallet" (the demo wallet opens in a new tab); on a
+    desktop another phone opens the short link from the QR code."""
+    if device.mobile:
+        button = visitor.get_by_role("link", name="Open in wallet")
+        with visitor.context.expect_page() as new_page:
+            button.click()
+        wallet = new_page.value
+    else:
+        short_link = visitor.locator("#invitation-url").input_value()
+        assert len(short_link) < 100
+        wallet = wallet_context.new_page()
+        wallet.goto(short_link)
+    wallet.wait_for_url(re.compile(r"/demo/wallet/"))
+    return wallet
+
+
+def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, wallet_context, device):
+    axe = AxeReport()
+    shot = f"{device.name}-flow"
+
+    visitor.goto(f"{live_server.url}/")
+    assert visitor.title().startswith("Scan the QR code")
+    assert visitor.locator("h1").count() == 1
+    record(visitor, f"{shot}-1-start", axe)
+
+    wallet = open_wallet(visitor, wallet_context, device)
+    record(wallet, f"{shot}-2-wallet-invitation", axe)
+    wallet.get_by_role("button", name="Accept connection").click()
+
+    visitor.bring_to_front()
+    visitor.wait_for_url(re.compile(r"/name$"))
+    record(visitor, f"{shot}-3-details", axe)
+    visitor.get_by_label("First name").fill("Ada")
+    visitor.get_by_label("Last name").fill("Lovelace")
+    visitor.get_by_label("Institution").fill("Analytical Engines")
+    visitor.get_by_role("button", name="Send to my wallet").click()
+
+    visitor.wait_for_url(re.compile(r"/loading/$"))
+    record(visitor, f"{shot}-4-loading", axe)
+
+    # The wallet page polls and shows the offer once it has arrived.
+    wallet.bring_to_front()
+    accept = wallet.get_by_role("button", name="Accept credential")
+    accept.wait_for()
+    assert "Lovelace" in wallet.locator(".attributes").inner_text()
+    record(wallet, f"{shot}-5-wallet-offer", axe)
+    accept.click()
+    record(wallet, f"{shot}-6-wallet-stored", axe)
+
+    visitor.bring_to_front()
+    visitor.wait_for_url(re.compile(r"/success$"))
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Thank you!"
+    record(visitor, f"{shot}-7-success", axe)
+
+    registration = Registration.objects.get()
+    assert registration.state == Registration.State.ISSUED
+    axe.assert_clean()
