@@ -101,3 +101,20 @@ class DemoCredential(models.Model):
 
     def __str__(self) -> str:
         return f"demo credential {self.id} ({self.state})"
+
+
+class RateCounter(models.Model):
+    """How often one key (an action and a session or client address) was used in one fixed time
+    window. Kept in the database so that every worker and instance counts together."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.count} until {self.expires_at:%H:%M:%S}"
+

@@ -76,3 +76,25 @@ def envchoice(name: str, default: str, choices: Iterable[str]) -> str:
     if value not in allowed:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
     return value
+
+
+RATE_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def envrate(name: str, default: str) -> tuple[int, int] | None:
+    """A rate such as ``10/10m`` (10 per 10 minutes), ``300/1m`` or ``5/600`` (seconds), as
+    (count, seconds); ``off`` turns the limit off (None)."""
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw == "off":
+        return None
+    count, _, period = raw.partition("/")
+    unit = RATE_UNITS.get(period[-1:], None)
+    digits = period[:-1] if unit else period
+    try:
+        number, seconds = int(count), int(digits or "1") * (unit or 1)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 10/10m, 300/1m or off, not {raw!r}.") from None
+    if number < 1 or seconds < 1 or not period:
+        raise ImproperlyConfigured(f"{name} needs a count and a period of at least 1, not {raw!r}.")
+    return number, seconds
+

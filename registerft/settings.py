@@ -285,3 +285,21 @@ if REGISTERFT_ISSUER == "agent-rest":
     for _name in ("AGENT_REST_CONNECTION_URL", "AGENT_REST_ISSUER_URL"):
         if not globals()[_name]:
             raise ImproperlyConfigured(f"{_name} must be set when REGISTERFT_ISSUER is agent-rest.")
+
+# --- Rate limits ------------------------------------------------------------------------------
+# New invitations (a connection at the issuer) and credential offers, per visitor's session and,
+# more generously, per client address: a venue's network puts hundreds of visitors behind one
+# address. Each is "count/period" (10/10m, 300/1m, 600 seconds as 5/600) or "off". The counters
+# live in the database, so every worker and instance shares them.
+from registerft.env import envrate  # noqa: E402
+
+REGISTERFT_RATE_INVITATIONS_PER_SESSION = envrate("REGISTERFT_RATE_INVITATIONS_PER_SESSION", "10/10m")
+REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = envrate("REGISTERFT_RATE_INVITATIONS_PER_ADDRESS", "300/1m")
+REGISTERFT_RATE_OFFERS_PER_SESSION = envrate("REGISTERFT_RATE_OFFERS_PER_SESSION", "5/10m")
+REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS", "300/1m")
+# The client's address is REMOTE_ADDR unless the portal sits behind trusted proxies: then name
+# the header they set (for example X-Forwarded-For) and how many of them append to it; the
+# address the outermost trusted proxy saw is taken, counting from the right. Never set this
+# without such a proxy: a client could then choose its own address.
+REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
+REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from onboarding import services
+from onboarding import limits, services
 from onboarding.forms import DetailsForm
 from onboarding.issuers import get_issuer
 from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
@@ -95,6 +95,9 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        limited = limits.invitation_limited(request=request)
+        if limited is not None:
+            return limits.rate_limited_response(request, limited)
         try:
             registration = services.registration_start(
                 session=request.session, label=settings.REGISTERFT_EVENT_NAME
@@ -238,6 +241,11 @@ class NameView(FlowStepMixin, FormView):
 
     def form_valid(self, form: DetailsForm) -> HttpResponse:
         assert self.registration is not None
+        limited = limits.request_limited(request=self.request, action=limits.Action.OFFER)
+        if limited is not None:
+            form.add_error(None, limits.limited_message(limited))
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            return limits.with_retry_after(response, limited)
         try:
             services.credential_offer(registration=self.registration, attributes=form.attributes())
         except services.OfferInProgress:
