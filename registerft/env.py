@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import datetime, tzinfo
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -98,3 +99,17 @@ def envrate(name: str, default: str) -> tuple[int, int] | None:
         raise ImproperlyConfigured(f"{name} needs a count and a period of at least 1, not {raw!r}.")
     return number, seconds
 
+
+def envdatetime(name: str, *, tz: tzinfo) -> datetime | None:
+    """An ISO 8601 date-time such as ``2026-05-04T09:00`` (in ``tz`` unless it names its own zone,
+    e.g. ``2026-05-04T09:00+02:00``), or None when unset."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be an ISO date-time such as 2026-05-04T09:00 or 2026-05-04T09:00+02:00, not {value!r}."
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)

@@ -303,3 +303,15 @@ REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS
 # without such a proxy: a client could then choose its own address.
 REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
 REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)
+
+# --- Registration window ----------------------------------------------------------------------
+# When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
+# Outside the window the start page says so and creates nothing at the issuer; either may be unset.
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from registerft.env import envdatetime  # noqa: E402
+
+REGISTERFT_OPEN_FROM = envdatetime("REGISTERFT_OPEN_FROM", tz=ZoneInfo(TIME_ZONE))
+REGISTERFT_OPEN_UNTIL = envdatetime("REGISTERFT_OPEN_UNTIL", tz=ZoneInfo(TIME_ZONE))
+if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= REGISTERFT_OPEN_UNTIL:
+    raise ImproperlyConfigured("REGISTERFT_OPEN_FROM must be earlier than REGISTERFT_OPEN_UNTIL.")

@@ -32,6 +32,7 @@ from onboarding.links import absolute_url, wallet_link
 from onboarding.models import Registration
 from onboarding.qr import qr_svg
 from onboarding.services import Step
+from onboarding.views.window import registration_closed_response
 
 logger = logging.getLogger("onboarding.views")
 
@@ -95,6 +96,9 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        closed = registration_closed_response(request)  # outside the registration window
+        if closed is not None:
+            return closed
         limited = limits.invitation_limited(request=request)
         if limited is not None:
             return limits.rate_limited_response(request, limited)
