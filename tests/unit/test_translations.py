@@ -38,6 +38,18 @@ def key_and_text(entry: polib._BaseEntry) -> tuple[tuple, object]:
     return (entry.msgctxt, entry.msgid, entry.msgid_plural), plural or entry.msgstr
 
 
+def keeps_placeholders(entry: polib.POEntry) -> bool:
+    """Singular translations carry the msgid's placeholders; plural forms may drop the count (as
+    in "about a minute") but never invent one, and the last form carries all of msgid_plural's."""
+    if not entry.msgid_plural:
+        return sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(PLACEHOLDER.findall(entry.msgstr))
+    expected = set(PLACEHOLDER.findall(entry.msgid_plural))
+    forms = [entry.msgstr_plural[n] for n in sorted(entry.msgstr_plural)]
+    return all(set(PLACEHOLDER.findall(form)) <= expected for form in forms) and set(
+        PLACEHOLDER.findall(forms[-1])
+    ) == expected
+
+
 def live_entries(language: str) -> list[polib.POEntry]:
     return [entry for entry in polib.pofile(str(po_path(language))) if not entry.obsolete]
 
@@ -68,7 +80,7 @@ def test_a_visitor_without_a_choice_sees_german(client):
 def test_it_has_a_finished_translation_for_every_message(language):
     entries = live_entries(language)
     assert entries, f"{po_path(language)} has no messages"
-    untranslated = [entry.msgid for entry in entries if not entry.msgstr and not entry.msgstr_plural]
+    untranslated = [entry.msgid for entry in entries if not entry.fuzzy and not entry.translated()]
     fuzzy = [entry.msgid for entry in entries if entry.fuzzy]
     assert untranslated == [], f"untranslated in {language}"
     assert fuzzy == [], f"fuzzy (needs review) in {language}"
@@ -76,11 +88,7 @@ def test_it_has_a_finished_translation_for_every_message(language):
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_it_keeps_every_placeholder_in_the_translation(language):
-    mismatched = [
-        (entry.msgid, entry.msgstr)
-        for entry in live_entries(language)
-        if sorted(PLACEHOLDER.findall(entry.msgid)) != sorted(PLACEHOLDER.findall(entry.msgstr))
-    ]
+    mismatched = [entry.msgid for entry in live_entries(language) if not keeps_placeholders(entry)]
     assert mismatched == []
 
 
