@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 
 from onboarding.issuers import get_issuer
+from onboarding.sessions import SessionStore
 
 
 @pytest.fixture(autouse=True)
@@ -9,7 +10,38 @@ def _fresh_state(settings, tmp_path):
     """Each test gets its own session folder, an empty cache and an issuer built from its settings."""
     settings.SESSION_FILE_PATH = str(tmp_path / "sessions")
     (tmp_path / "sessions").mkdir()
+    # Django's file store caches its folder on the class at first use: forget it, so that this
+    # test's folder is the one used.
+    if "_storage_path" in vars(SessionStore):
+        del SessionStore._storage_path
     cache.clear()
     get_issuer.cache_clear()
     yield
     get_issuer.cache_clear()
+
+
+class Clock:
+    """A stand-in for ``django.utils.timezone.now`` that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        from django.utils import timezone
+
+        self.current = timezone.now()
+
+    def __call__(self):
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """Freeze the portal's clock (services, models, sessions all read ``timezone.now``)."""
+    from django.utils import timezone
+
+    frozen = Clock()
+    monkeypatch.setattr(timezone, "now", frozen)
+    return frozen

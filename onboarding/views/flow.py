@@ -255,7 +255,11 @@ class NameView(FlowStepMixin, FormView):
         except services.OfferInProgress:
             return redirect("onboarding:loading")
         except IssuerError as err:
-            logger.warning("credential offer failed registration=%s: %s", self.registration.pk, err)
+            # Not str(err): it quotes the agent's answer, which may echo the visitor's details.
+            logger.warning(
+                "credential offer failed registration=%s error=%s http_status=%s",
+                self.registration.pk, err.message, err.http_status,
+            )
             form.add_error(None, issuer_error_message(err))
             return self.render_to_response(self.get_context_data(form=form), status=err.status)
         # A committed step gets a fresh session key; polls never change it.
