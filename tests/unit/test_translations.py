@@ -100,3 +100,12 @@ def test_it_ships_a_compiled_catalogue_that_matches_its_source(language):
     source = dict(map(key_and_text, polib.pofile(str(po_path(language))).translated_entries()))
     compiled = dict(key_and_text(entry) for entry in polib.mofile(str(mo_path)) if entry.msgid)
     assert compiled == source, f"{mo_path} is stale: run `python manage.py compilemessages`"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", sorted(START_PAGE))
+def test_the_language_switcher_names_each_language_in_its_own_language(client, language):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    switcher = re.search(r'<form class="language-switcher".*?</form>', client.get("/").content.decode(), re.S).group(0)
+    names = [name.strip() for name in re.findall(r"<button[^>]*>(.*?)</button>", switcher, re.S)]
+    assert names == ["Deutsch", "Français", "Italiano", "English"]
