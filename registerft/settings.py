@@ -262,6 +262,13 @@ def _form_fields() -> list[dict]:
         field.setdefault("max_length", 100)
         if not isinstance(field["max_length"], int) or not 1 <= field["max_length"] <= 1000:
             raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: max_length must be from 1 to 1000.")
+        # JSON's "no" or "false" as a string would be truthy and make the field required.
+        if not isinstance(field["required"], bool):
+            raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: required must be true or false.")
+    names = [field["name"] for field in fields]
+    if len(set(names)) != len(names):
+        # A repeated name would silently become one field of the form.
+        raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: each field name may appear only once.")
     return fields
 
 
