@@ -78,9 +78,15 @@ class FlowStepMixin:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.registration = services.registration_for_session(request.session)
+        if self.registration is not None:
+            # A step that ran out of time is a failure before anything else: details sent after
+            # their deadline must not reach the issuer.
+            self.registration = services.registration_expire(registration=self.registration)
         step = services.registration_step(self.registration)
         if step not in self.steps:
-            messages.info(request, _(STEP_MESSAGES[step]))
+            if self.registration is None or self.registration.state != State.FAILED:
+                # A failure explains itself on the page it is sent to.
+                messages.info(request, _(STEP_MESSAGES[step]))
             return redirect(f"onboarding:{step}")
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
@@ -199,7 +205,7 @@ class StatusView(View):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         registration = services.registration_for_session(request.session)
         if registration is None:
-            return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": ""})
+            return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": "", "issuer": "ok"})
         progress = services.registration_progress(registration=registration)
         registration = progress.registration
         step = services.registration_step(registration)
