@@ -11,7 +11,9 @@ import csv
 import enum
 import io
 import json
+import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import qrcode
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -32,6 +34,7 @@ from onboarding.issuers.base import Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
 
 State = Registration.State
+logger = logging.getLogger("onboarding.ops")
 
 
 class AdminError(Exception):
@@ -88,25 +91,6 @@ def issuer_status() -> IssuerHealth:
 
 
 ISSUER_HEALTH_CACHE_KEY = "registerft:issuer-health"
-
-
-def issuer_status_cached(*, max_age: float) -> dict[str, Any]:
-    """The issuer's reachability as the health endpoint reports it: from a recent check.
-
-    A probe that runs every second must not turn into one issuer call per second per instance,
-    so the answer is kept in the cache for ``max_age`` seconds. Never raises.
-    """
-    cached = cache.get(ISSUER_HEALTH_CACHE_KEY)
-    if cached is not None:
-        return cached
-    health = issuer_status()
-    report = {
-        "backend": health.backend,
-        "reachable": health.reachable,
-        "checked_at": timezone.now().isoformat(timespec="seconds"),
-    }
-    cache.set(ISSUER_HEALTH_CACHE_KEY, report, max_age)
-    return report
 
 
 # --- Invitations for a kiosk or a wallet test ------------------------------------------------
@@ -350,3 +334,109 @@ def registration_window(*, now: datetime | None = None) -> RegistrationWindow:
     else:
         state = WindowState.OPEN
     return RegistrationWindow(state, opens_at, closes_at)
+
+
+# --- Readiness ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    database: bool
+    cache: bool
+    issuer: dict[str, Any]
+
+    @property
+    def ready(self) -> bool:
+        # The issuer is reported, never required: when it is down the portal still answers its
+        # visitors with its own page, which a load balancer taking the instance out would hide.
+        return self.database and self.cache
+
+
+def database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as err:
+        logger.warning("readiness database unreachable error=%s", err.__class__.__name__)
+        return False
+    return True
+
+
+def cache_reachable() -> bool:
+    try:
+        cache.set(READINESS_CACHE_KEY, "1", 10)
+        return cache.get(READINESS_CACHE_KEY) == "1"
+    except Exception as err:  # noqa: BLE001 - each cache backend raises its own errors; any means "not ready"
+        logger.warning("readiness cache unreachable error=%s", err.__class__.__name__)
+        return False
+
+
+READINESS_CACHE_KEY = "registerft:readiness"
+
+
+def readiness() -> Readiness:
+    """Whether this instance can serve visitors: its database and its cache answer."""
+    cache_ok = cache_reachable()
+    return Readiness(database=database_reachable(), cache=cache_ok, issuer=issuer_reachability(use_cache=cache_ok))
+
+
+_refresh_lock = threading.Lock()
+_refresh_thread: threading.Thread | None = None
+
+
+def issuer_reachability(*, use_cache: bool = True) -> dict[str, Any]:
+    """The issuer's reachability from the last health check, at most a few seconds old.
+
+    Never waits for the issuer: a stale or missing answer starts one check in the background (one
+    per process at a time) and the last known answer is returned, ``reachable`` None when there is
+    none yet. A probe called every second thus costs the issuer one call per interval.
+    """
+    report = None
+    if use_cache:
+        try:
+            report = cache.get(ISSUER_HEALTH_CACHE_KEY)
+        except Exception:  # noqa: BLE001 - a broken cache is reported by readiness itself
+            report = None
+    max_age = settings.REGISTERFT_ISSUER_HEALTH_INTERVAL
+    if report is None or time.time() - report.get("at", 0) > max_age:
+        _start_issuer_refresh()
+    if report is None:
+        return {"backend": get_issuer().name, "reachable": None, "checked_at": None}
+    return {key: value for key, value in report.items() if key != "at"}
+
+
+def _start_issuer_refresh() -> None:
+    global _refresh_thread
+    with _refresh_lock:
+        if _refresh_thread is not None and _refresh_thread.is_alive():
+            return
+        _refresh_thread = threading.Thread(target=issuer_refresh_health, name="issuer-health", daemon=True)
+        _refresh_thread.start()
+
+
+def issuer_refresh_health() -> dict[str, Any]:
+    """Ask the issuer now and keep the answer for ``issuer_reachability``."""
+    try:
+        health = issuer_status()
+        report = {
+            "backend": health.backend,
+            "reachable": health.reachable,
+            "checked_at": timezone.now().isoformat(timespec="seconds"),
+            "at": time.time(),
+        }
+        try:
+            cache.set(ISSUER_HEALTH_CACHE_KEY, report, None)
+        except Exception:  # noqa: BLE001 - without a cache the next probe simply asks again
+            logger.warning("issuer health could not be cached")
+        return report
+    finally:
+        # This runs in its own thread: its database connection (if a backend opened one) is its own.
+        connections.close_all()
+
+
+def issuer_refresh_wait(timeout: float = 5.0) -> None:
+    """Wait for a background issuer check to finish (tests, and commands that want a fresh answer)."""
+    thread = _refresh_thread
+    if thread is not None:
+        thread.join(timeout)

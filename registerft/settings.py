@@ -322,3 +322,7 @@ REGISTERFT_OPEN_FROM = envdatetime("REGISTERFT_OPEN_FROM", tz=ZoneInfo(TIME_ZONE
 REGISTERFT_OPEN_UNTIL = envdatetime("REGISTERFT_OPEN_UNTIL", tz=ZoneInfo(TIME_ZONE))
 if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= REGISTERFT_OPEN_UNTIL:
     raise ImproperlyConfigured("REGISTERFT_OPEN_FROM must be earlier than REGISTERFT_OPEN_UNTIL.")
+
+# --- Operations: probes, logs, metrics ----------------------------------------------------------
+# /readyz reports the issuer's reachability from a background check at most this many seconds old.
+REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from onboarding.views import language
+from onboarding.views import health, language
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     re_path(r"^(?P<language>de|fr|it|en)/?$", language.choose_language, name="choose_language"),
