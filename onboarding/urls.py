@@ -17,3 +17,12 @@ urlpatterns = [
     path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
     path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),
 ]
+
+# The visitor's side pages: help without a wallet, the privacy notice, the event's colours.
+from onboarding.views import pages  # noqa: E402
+
+urlpatterns += [
+    path("help/", pages.HelpView.as_view(), name="help"),
+    path("privacy/", pages.PrivacyView.as_view(), name="privacy"),
+    path("brand.css", pages.brand_css, name="brand_css"),
+]

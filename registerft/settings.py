@@ -326,3 +326,73 @@ if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= RE
 # --- Operations: probes, logs, metrics ----------------------------------------------------------
 # /readyz reports the issuer's reachability from a background check at most this many seconds old.
 REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
+
+# --- The visitor's pages: look, help and privacy ----------------------------------------------
+import re  # noqa: E402
+
+# A folder whose templates override the portal's own (for example onboarding/privacy.html or a
+# base.html with the event's own header); it is searched before the portal's templates.
+REGISTERFT_TEMPLATE_DIR = envstr("REGISTERFT_TEMPLATE_DIR", "") or ""
+if REGISTERFT_TEMPLATE_DIR:
+    TEMPLATES[0]["DIRS"].insert(0, Path(REGISTERFT_TEMPLATE_DIR))
+# The event's logo (a URL of the portal's own origin, since the CSP allows no other: for example
+# a file under static/) and its colours (#rrggbb; white text must be readable on them, WCAG AA).
+REGISTERFT_EVENT_LOGO = envstr("REGISTERFT_EVENT_LOGO", "") or ""
+REGISTERFT_BRAND_COLOUR = envstr("REGISTERFT_BRAND_COLOUR", "#0b5394") or "#0b5394"
+REGISTERFT_BRAND_DARK_COLOUR = envstr("REGISTERFT_BRAND_DARK_COLOUR", "#083d6e") or "#083d6e"
+for _name in ("REGISTERFT_BRAND_COLOUR", "REGISTERFT_BRAND_DARK_COLOUR"):
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", globals()[_name]):
+        raise ImproperlyConfigured(f"{_name} must be a colour written #rrggbb, not {globals()[_name]!r}.")
+# A waiting page without progress for this many seconds offers "start again" prominently.
+REGISTERFT_STUCK_AFTER = envint("REGISTERFT_STUCK_AFTER", 90, minimum=5)
+
+
+def _wallet_apps() -> list[dict]:
+    """The wallet apps the help page names: a JSON list of {"name", "ios", "android", "website"}."""
+    raw = envstr("REGISTERFT_WALLET_APPS")
+    if raw is None:
+        return [
+            {
+                "name": "BC Wallet",
+                "ios": "https://apps.apple.com/app/bc-wallet/id1587380443",
+                "android": "https://play.google.com/store/apps/details?id=ca.bc.gov.BCWallet",
+            },
+            {
+                "name": "Lissi Wallet",
+                "ios": "https://apps.apple.com/app/lissi-wallet/id1529848685",
+                "android": "https://play.google.com/store/apps/details?id=io.lissi.mobile.android",
+            },
+        ]
+    try:
+        apps = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ImproperlyConfigured(f"REGISTERFT_WALLET_APPS is not valid JSON: {err}") from None
+    if not isinstance(apps, list) or not all(isinstance(app, dict) and app.get("name") for app in apps):
+        raise ImproperlyConfigured("REGISTERFT_WALLET_APPS must be a JSON list of objects, each with a 'name'.")
+    for app in apps:
+        for key in ("ios", "android", "website"):
+            if app.get(key) and not str(app[key]).startswith("https://"):
+                raise ImproperlyConfigured(f"REGISTERFT_WALLET_APPS: the {key} link of {app['name']} must be https.")
+    return apps
+
+
+REGISTERFT_WALLET_APPS = _wallet_apps()
+# The privacy notice: who is responsible, how to reach them, how long registrations are kept
+# (schedule `manage.py purge_registrations --older-than <days>d` to match), and any further text.
+REGISTERFT_PRIVACY_CONTROLLER = envstr("REGISTERFT_PRIVACY_CONTROLLER", "") or ""
+REGISTERFT_PRIVACY_CONTACT = envstr("REGISTERFT_PRIVACY_CONTACT", "") or ""
+REGISTERFT_PRIVACY_RETENTION_DAYS = envint("REGISTERFT_PRIVACY_RETENTION_DAYS", 30, minimum=1)
+REGISTERFT_PRIVACY_TEXT = envstr("REGISTERFT_PRIVACY_TEXT", "") or ""
+
+# --- Operations: probes, logs, metrics ----------------------------------------------------------
+# /readyz reports the issuer's reachability from a background check at most this many seconds old.
+REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
+# Log lines carry a request id (the caller's X-Request-ID when it is a plain token, else a new
+# one, also set on the response); text is one line per event, json one object per line.
+REGISTERFT_LOG_FORMAT = envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
+LOGGING["filters"] = {"request_id": {"()": "onboarding.logs.RequestIdFilter"}}
+LOGGING["formatters"].update(
+    text={"()": "onboarding.logs.TextFormatter"}, json={"()": "onboarding.logs.JsonFormatter"}
+)
+LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
+MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")

@@ -1,6 +1,7 @@
 // Polls a waiting page's status endpoint and moves on when the flow does.
 // The URL comes from the element's data-poll-url; each request has a timeout, and failures back
-// off so that a struggling portal or issuer is not hammered.
+// off so that a struggling portal or issuer is not hammered. Every change the visitor should know
+// about goes through the page's aria-live region (.status-message) first.
 (function () {
   "use strict";
   var box = document.querySelector("[data-poll-url]");
@@ -9,9 +10,12 @@
   var base = parseInt(box.getAttribute("data-poll-interval"), 10) || 1500;
   var maxDelay = 30000;
   var timeoutMs = 10000;
+  // Long enough for a screen reader to start the announcement before the page changes.
+  var announceMs = 400;
   var delay = base;
   var timer = null;
   var inFlight = false;
+  var stopped = false;
   var message = box.querySelector(".status-message");
 
   function say(text) {
@@ -19,12 +23,50 @@
   }
 
   function schedule(ms) {
+    if (stopped) { return; }
     clearTimeout(timer);
     timer = setTimeout(poll, ms);
   }
 
+  function show(selector, visible) {
+    document.querySelectorAll(selector).forEach(function (element) { element.hidden = !visible; });
+  }
+
+  // The start page: an expired invitation is offered again in place, without leaving the page.
+  function offerFreshQr(text) {
+    stopped = true;
+    clearTimeout(timer);
+    say(text);
+    document.querySelectorAll("[data-invitation]").forEach(function (element) {
+      element.classList.add("expired");
+    });
+    show("[data-fresh-qr]", true);
+  }
+
+  function moveOn(next) {
+    stopped = true;
+    var text = box.getAttribute("data-moved-message");
+    if (text && message && message.textContent !== text) {
+      say(text);
+      setTimeout(function () { window.location.assign(next); }, announceMs);
+    } else {
+      window.location.assign(next);
+    }
+  }
+
+  function handle(data) {
+    if (data.state === "failed" && box.getAttribute("data-on-failure") === "fresh-qr") {
+      offerFreshQr(data.message);
+      return;
+    }
+    if (data.next) { moveOn(data.next); return; }
+    say(data.message);
+    delay = data.issuer === "ok" ? base : Math.min(delay * 2, maxDelay);
+    schedule(delay);
+  }
+
   function poll() {
-    if (inFlight) { return; }
+    if (inFlight || stopped) { return; }
     inFlight = true;
     var controller = window.AbortController ? new AbortController() : null;
     var abort = controller ? setTimeout(function () { controller.abort(); }, timeoutMs) : null;
@@ -39,16 +81,27 @@
     }).then(function (data) {
       inFlight = false;
       clearTimeout(abort);
-      if (data.next) { window.location.assign(data.next); return; }
-      say(data.message);
-      delay = data.issuer === "ok" ? base : Math.min(delay * 2, maxDelay);
-      schedule(delay);
+      handle(data);
     }).catch(function () {
       inFlight = false;
       clearTimeout(abort);
       delay = Math.min(delay * 2, maxDelay);
       schedule(delay);
     });
+  }
+
+  // When the invitation runs out, ask at once: the portal decides (a wallet that connected just
+  // before the end still completes).
+  var expiresIn = parseInt(box.getAttribute("data-expires-in"), 10);
+  if (expiresIn > 0) { setTimeout(function () { delay = base; schedule(0); }, expiresIn + 500); }
+
+  // No progress for a while: "start again" becomes the page's main action.
+  var stuckIn = parseInt(box.getAttribute("data-stuck-in"), 10);
+  if (stuckIn > 0) {
+    setTimeout(function () {
+      show("[data-stuck-help]", true);
+      show("[data-not-stuck]", false);
+    }, stuckIn);
   }
 
   // Back from the wallet app on the same phone: look at once instead of waiting for the timer.

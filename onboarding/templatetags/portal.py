@@ -1,0 +1,35 @@
+"""Template helpers of the visitor's pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+
+from onboarding.models import Registration
+
+register = template.Library()
+
+
+def _last_progress(registration: Registration) -> datetime:
+    moments = [registration.created_at, registration.connected_at, registration.offered_at]
+    return max(moment for moment in moments if moment is not None)
+
+
+@register.simple_tag
+def stuck_in_ms(registration: Registration | None) -> int:
+    """Milliseconds until a waiting page offers "start again" prominently; 0 once it should."""
+    if registration is None:
+        return 0
+    waited = (timezone.now() - _last_progress(registration)).total_seconds()
+    return max(0, int((settings.REGISTERFT_STUCK_AFTER - waited) * 1000))
+
+
+@register.simple_tag
+def ms_until(moment: datetime | None) -> int:
+    """Milliseconds from now until ``moment`` (0 when it has passed), for a page's timers."""
+    if moment is None:
+        return 0
+    return max(0, int((moment - timezone.now()).total_seconds() * 1000))
