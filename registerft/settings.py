@@ -396,3 +396,36 @@ LOGGING["formatters"].update(
 )
 LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
 MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
+
+# --- More than one instance: DATABASE_URL and REDIS_URL ----------------------------------------
+# One machine runs on SQLite and file sessions (above). Several instances behind a load balancer
+# share PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): registrations, the demo issuer's state and
+# the rate-limit counters are rows in the database; sessions, the QR codes and the issuer's health
+# report go through the Redis cache. Any instance can then answer any request or webhook.
+from registerft.env import envdatabaseurl, envredisurl  # noqa: E402
+
+_database = envdatabaseurl("DATABASE_URL")
+if _database is not None:
+    # Connections are kept for this many seconds (per gunicorn thread) and checked before reuse.
+    _database["CONN_MAX_AGE"] = envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0)
+    _database["CONN_HEALTH_CHECKS"] = True
+    DATABASES = {"default": _database}
+
+REDIS_URL = envredisurl("REDIS_URL")
+if REDIS_URL:
+    # Seconds to wait for Redis before a request gives up on it (a hung Redis must not hold workers).
+    _redis_timeout = envfloat("REGISTERFT_REDIS_TIMEOUT", 2.0, minimum=0.1)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Several portals (one per event) may share one Redis.
+            "KEY_PREFIX": envstr("REGISTERFT_CACHE_KEY_PREFIX", "registerft") or "registerft",
+            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+        }
+    }
+    # cached_db rather than cache: a session is read from Redis and written to Redis and to the
+    # database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw
+    # every visitor in the middle of the flow back to the start. The price is one small row write
+    # per changed session, and `manage.py clearsessions` removes expired rows (schedule it).
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
