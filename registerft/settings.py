@@ -429,3 +429,12 @@ if REDIS_URL:
     # every visitor in the middle of the flow back to the start. The price is one small row write
     # per changed session, and `manage.py clearsessions` removes expired rows (schedule it).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Log lines carry a request id (the caller's X-Request-ID when it is a plain token, else a new
+# one, also set on the response); text is one line per event, json one object per line.
+REGISTERFT_LOG_FORMAT = envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
+LOGGING["filters"] = {"request_id": {"()": "onboarding.logs.RequestIdFilter"}}
+LOGGING["formatters"].update(
+    text={"()": "onboarding.logs.TextFormatter"}, json={"()": "onboarding.logs.JsonFormatter"}
+)
+LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
+MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")

@@ -3,6 +3,7 @@ from django.core.cache import cache
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
+from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis profiles, loads ci when CI=true)
 
 
 @pytest.fixture(autouse=True)

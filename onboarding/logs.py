@@ -1,0 +1,96 @@
+"""Logging for production: a request id on every line, one line per event, text or JSON.
+
+The request id lives in a context variable set by ``RequestIdMiddleware``; ``RequestIdFilter``
+copies it onto every record that reaches the portal's handler, so the issuer backends' call lines
+carry it without being changed. Nothing here reads a request's body or query: a log line never
+holds what a visitor typed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+from django.http import HttpRequest, HttpResponse
+
+NO_REQUEST = "-"
+request_id_var: ContextVar[str] = ContextVar("registerft_request_id", default=NO_REQUEST)
+
+# An id from a proxy or load balancer is kept only when it is a plain token: it ends up in log
+# lines and a response header, so nothing that could forge a line or a header gets through.
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def request_id_from(request: HttpRequest) -> str:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    return incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the caller's X-Request-ID if sane) for its log lines and response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from(request)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (``-`` outside a request, e.g. in a command)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+def _one_line(text: str) -> str:
+    # A traceback or a message with line breaks would otherwise become several "events" to a
+    # log collector that splits on newlines.
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger request_id=... message``, always on one line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return _one_line(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO), level, logger, request_id, message, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        # json.dumps escapes line breaks inside strings, so the object stays on one line.
+        return json.dumps(entry, ensure_ascii=False, default=str)
