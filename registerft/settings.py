@@ -175,6 +175,10 @@ CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
 if SESSION_COOKIE_SAMESITE == "None" and DEBUG:
     # Browsers drop SameSite=None cookies that are not Secure, even on localhost over http.
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+# The language cookie (the /de links and Django's switcher) carries the same flags as the others.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
 X_FRAME_OPTIONS = "DENY"
 if REGISTERFT_FRAME_ANCESTORS:
     # frame-ancestors in the CSP says who may embed; X-Frame-Options cannot name origins.
