@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.template.response import TemplateResponse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 
@@ -36,5 +37,6 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request's context processors: whatever failed must not fail again here.
+    # The page is translated to the active language, so its lang attribute must say which.
     template = loader.get_template("500.html")
-    return HttpResponse(template.render({}), status=500)
+    return HttpResponse(template.render({"LANGUAGE_CODE": get_language()}), status=500)
