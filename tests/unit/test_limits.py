@@ -1,14 +1,20 @@
 """Rate limits on new invitations and credential offers: per session, per client address, shared
 through the database."""
 
+import os
 import re
+import signal
+import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from onboarding import limits
 from onboarding.models import DemoConnection, DemoCredential, RateCounter, Registration
@@ -152,6 +158,15 @@ def test_a_visitor_starting_again_too_often_gets_a_friendly_429(client, settings
     assert Registration.objects.count() == DemoConnection.objects.count() == 2
 
 
+def test_the_429_page_speaks_the_visitors_language_german_by_default(client, settings):
+    settings.REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = (1, WEEK)
+    type(client)().get("/")  # another visitor at the same address
+    page = client.get("/")
+    assert page.status_code == 429
+    assert "<h1>Bitte warten Sie einen Moment</h1>" in page.content.decode()
+    assert page["Content-Language"] == "de"
+
+
 def test_visitors_behind_one_address_share_a_more_generous_limit(client_factory, settings):
     settings.REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = (3, WEEK)
     venue = [client_factory(REMOTE_ADDR="192.0.2.10") for _ in range(4)]
@@ -218,9 +233,49 @@ def test_an_offer_within_the_limits_goes_through(client, settings):
 
 @pytest.fixture
 def client_factory():
-    from django.test import Client
+    return Client
 
-    def make(**defaults):
-        return Client(**defaults)
 
-    return make
+# --- Shared by processes ------------------------------------------------------------------------
+
+WORKER = """
+import django
+django.setup()
+from onboarding.limits import rate_hit
+allowed = sum(rate_hit(key="venue", rate=({limit}, {week})) is None for _ in range({hits}))
+print(allowed)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_worker_processes_count_together_and_admit_exactly_the_rate(tmp_path):
+    """Four processes (as gunicorn workers would) hammer one key on one database file."""
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        REGISTERFT_VAR_DIR=str(tmp_path),
+        REGISTERFT_DB_PATH=str(tmp_path / "shared.sqlite3"),
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True, timeout=120
+    )
+    code = WORKER.format(limit=50, week=WEEK, hits=30)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    assert all(worker.returncode == 0 for worker in workers), [err for _out, err in outputs]
+    assert sum(int(out) for out, _err in outputs) == 50
+    with sqlite3.connect(tmp_path / "shared.sqlite3") as db:
+        assert db.execute("select count from onboarding_ratecounter where key = 'venue'").fetchone() == (120,)
