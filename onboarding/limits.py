@@ -160,12 +160,16 @@ def request_limited(*, request: HttpRequest, action: Action) -> Limited | None:
     )
     scope = "session"
     if limited is None:
-        limited = rate_hit(key=f"{action.value}:address:{client_address(request)}", rate=getattr(settings, address_setting))
+        limited = rate_hit(
+            key=f"{action.value}:address:{client_address(request)}", rate=getattr(settings, address_setting)
+        )
         scope = "address"
     if limited is not None:
         # The address is left out of the log on purpose: it is the visitor's, and the scope and
         # the action say enough to tune the rates.
-        logger.warning("rate limit reached action=%s scope=%s retry_after=%ss", action.value, scope, limited.retry_after)
+        logger.warning(
+            "rate limit reached action=%s scope=%s retry_after=%ss", action.value, scope, limited.retry_after
+        )
     return limited
 
 
