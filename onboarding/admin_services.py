@@ -411,27 +411,31 @@ def _start_issuer_refresh() -> None:
     with _refresh_lock:
         if _refresh_thread is not None and _refresh_thread.is_alive():
             return
-        _refresh_thread = threading.Thread(target=issuer_refresh_health, name="issuer-health", daemon=True)
+        _refresh_thread = threading.Thread(target=_refresh_in_background, name="issuer-health", daemon=True)
         _refresh_thread.start()
 
 
 def issuer_refresh_health() -> dict[str, Any]:
     """Ask the issuer now and keep the answer for ``issuer_reachability``."""
+    health = issuer_status()
+    report = {
+        "backend": health.backend,
+        "reachable": health.reachable,
+        "checked_at": timezone.now().isoformat(timespec="seconds"),
+        "at": time.time(),
+    }
     try:
-        health = issuer_status()
-        report = {
-            "backend": health.backend,
-            "reachable": health.reachable,
-            "checked_at": timezone.now().isoformat(timespec="seconds"),
-            "at": time.time(),
-        }
-        try:
-            cache.set(ISSUER_HEALTH_CACHE_KEY, report, None)
-        except Exception:  # noqa: BLE001 - without a cache the next probe simply asks again
-            logger.warning("issuer health could not be cached")
-        return report
+        cache.set(ISSUER_HEALTH_CACHE_KEY, report, None)
+    except Exception:  # noqa: BLE001 - without a cache the next probe simply asks again
+        logger.warning("issuer health could not be cached")
+    return report
+
+
+def _refresh_in_background() -> None:
+    try:
+        issuer_refresh_health()
     finally:
-        # This runs in its own thread: its database connection (if a backend opened one) is its own.
+        # The thread's own database connections (if a backend opened one): nobody else closes them.
         connections.close_all()
 
 

@@ -442,3 +442,7 @@ LOGGING["formatters"].update(
 )
 LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
 MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
+# Prometheus metrics at /metrics: off (404) unless REGISTERFT_METRICS is on; with a token, only for
+# "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
+REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
+REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""

@@ -6,6 +6,7 @@ from onboarding.views import health, language
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     re_path(r"^(?P<language>de|fr|it|en)/?$", language.choose_language, name="choose_language"),

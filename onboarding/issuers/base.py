@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from onboarding import metrics
+
 logger = logging.getLogger("onboarding.issuer")
 
 
@@ -201,6 +203,9 @@ class HttpIssuer(Issuer):
                 operation,
                 outcome,
                 (time.monotonic() - started) * 1000,
+            )
+            metrics.issuer_call_observed(
+                backend=self.name, operation=operation, outcome=outcome, seconds=time.monotonic() - started
             )
 
 

@@ -1,16 +1,23 @@
-"""Probes for load balancers and orchestrators: cheap, never rate-limited, without cookies.
+"""Probes for load balancers and orchestrators, and the metrics: cheap, never rate-limited,
+without cookies.
 
-Neither view touches the session, so no session is loaded or saved and no cookie is set; both are
-exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT), as probes usually speak plain HTTP.
+No view here touches the session, so no session is loaded or saved and no cookie is set. The two
+probes are exempt from the HTTPS redirect (SECURE_REDIRECT_EXEMPT), as probes usually speak plain
+HTTP; the metrics are not, since their bearer token must not cross a network in clear.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import hmac
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from onboarding import admin_services
+from onboarding.metrics import metrics_exposition
 
 
 @never_cache
@@ -36,3 +43,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "issuer": state.issuer,
     }
     return JsonResponse(body, status=200 if state.ready else 503)
+
+
+@never_cache
+@require_safe
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics: absent unless REGISTERFT_METRICS is on; with REGISTERFT_METRICS_TOKEN set,
+    only for ``Authorization: Bearer <token>``."""
+    if not settings.REGISTERFT_METRICS:
+        raise Http404
+    token = settings.REGISTERFT_METRICS_TOKEN
+    if token:
+        offered = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+            response = HttpResponse("A bearer token is required.\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)
