@@ -86,8 +86,11 @@ def demo_wallet_accept_connection(*, connection: DemoConnection) -> None:
 def demo_wallet_answer_offer(*, connection: DemoConnection, credential_id: str, accept: bool) -> bool:
     """Accept or decline one pending offer on this connection; False when there is none."""
     new_state = DemoCredential.State.ACCEPTED if accept else DemoCredential.State.DECLINED
-    with transaction.atomic():
-        updated = DemoCredential.objects.filter(
-            pk=credential_id, connection=connection, state=DemoCredential.State.OFFERED
-        ).update(state=new_state)
+    try:
+        with transaction.atomic():
+            updated = DemoCredential.objects.filter(
+                pk=credential_id, connection=connection, state=DemoCredential.State.OFFERED
+            ).update(state=new_state)
+    except (ValidationError, ValueError):  # not an id at all: no such offer
+        return False
     return updated == 1

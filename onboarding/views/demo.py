@@ -13,6 +13,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from onboarding.issuers import demo
+from onboarding.views import errors
 from onboarding.models import DemoConnection, DemoCredential
 
 
@@ -55,7 +56,7 @@ class DemoWalletView(DemoWalletMixin, View):
                 accept=action == "accept",
             )
         else:
-            return TemplateResponse(request, "400.html", status=400)
+            return errors.bad_request(request)
         return redirect("onboarding:demo_wallet", token=token)
 
 
@@ -66,7 +67,8 @@ class DemoWalletStatusView(DemoWalletMixin, View):
     def get(self, request: HttpRequest, token: str) -> JsonResponse:
         offered = self.connection.credentials.filter(state=DemoCredential.State.OFFERED).exists()
         waiting = self.connection.state == DemoConnection.State.ACTIVE and not offered
-        payload = {"state": "waiting" if waiting else "moved", "next": None, "message": ""}
+        # The same keys as the visitor's status: poll.js backs off unless the issuer is "ok".
+        payload = {"state": "waiting" if waiting else "moved", "next": None, "message": "", "issuer": "ok"}
         if not waiting:
             payload["next"] = reverse("onboarding:demo_wallet", args=[token])
         return JsonResponse(payload)
