@@ -276,3 +276,27 @@ def test_invite_fails_when_the_issuer_times_out(agent_rest):
 def test_invite_rejects_a_base_url_that_is_not_http():
     with pytest.raises(CommandError, match="--base-url"):
         run("invite", "--base-url", "portal.example")
+
+
+# --- clearsessions ----------------------------------------------------------------------------
+
+
+def test_clearsessions_removes_expired_session_files_and_keeps_live_ones(settings):
+    """The portal's sessions never set their own expiry: a file is expired SESSION_COOKIE_AGE
+    seconds after it was last written, which is what `clearsessions` checks."""
+    import os
+    import time
+
+    from onboarding.sessions import SessionStore
+
+    sessions = []
+    for _ in range(2):
+        session = SessionStore()
+        session["registerft"] = {"registration": "x"}
+        session.save()
+        sessions.append(session)
+    expired, live = sessions
+    past = time.time() - settings.SESSION_COOKIE_AGE - 60
+    os.utime(os.path.join(settings.SESSION_FILE_PATH, settings.SESSION_COOKIE_NAME + expired.session_key), (past, past))
+    call_command("clearsessions")
+    assert os.listdir(settings.SESSION_FILE_PATH) == [settings.SESSION_COOKIE_NAME + live.session_key]
