@@ -115,6 +115,9 @@ class StartView(TemplateView):
         except IssuerError as err:
             logger.warning("invitation failed: %s", err)
             return issuer_error_response(request, err)
+        # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
+        # The issuer is still asked at most once per check interval.
+        registration = services.registration_progress(registration=registration).registration
         step = services.registration_step(registration)
         if step != Step.CHECK_CONNECTION:
             return redirect(f"onboarding:{step}")

@@ -40,6 +40,7 @@
     document.querySelectorAll("[data-invitation]").forEach(function (element) {
       element.classList.add("expired");
     });
+    show("[data-while-valid]", false);
     show("[data-fresh-qr]", true);
   }
 

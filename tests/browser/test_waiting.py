@@ -1,0 +1,90 @@
+"""The QR code's lifetime and the waiting pages in the browser: a fresh QR in place when the
+invitation expired, "start again" when nothing moves, and the whole flow without JavaScript."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from onboarding.models import Registration
+from tests.browser.conftest import DESKTOP, new_context
+from tests.browser.helpers import AxeReport, record
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+def test_an_expired_qr_code_is_replaced_in_place_and_the_fresh_one_works(
+    live_server, visitor, wallet_context, device, settings
+):
+    axe = AxeReport()
+    settings.REGISTERFT_INVITATION_TTL = 2
+    visitor.goto(f"{live_server.url}/")
+    old_link = visitor.locator("#invitation-url").input_value()
+
+    fresh = visitor.get_by_role("link", name="Get a fresh QR code")
+    fresh.wait_for(state="visible", timeout=10_000)
+    assert "expired" in visitor.locator(".status-message[role=status]").inner_text()
+    assert visitor.url == f"{live_server.url}/"  # the page stayed, with the visitor's session
+    record(visitor, f"{device.name}-expiry-1-expired", axe)
+
+    settings.REGISTERFT_INVITATION_TTL = 600
+    fresh.click()
+    visitor.wait_for_load_state("load")
+    new_link = visitor.locator("#invitation-url").input_value()
+    assert new_link != old_link
+    assert visitor.get_by_role("link", name="Get a fresh QR code").is_hidden()
+    record(visitor, f"{device.name}-expiry-2-fresh", axe)
+
+    wallet = wallet_context.new_page()
+    assert wallet.goto(old_link).status == 410
+    wallet.goto(new_link)
+    wallet.get_by_role("button", name="Accept connection").click()
+    visitor.wait_for_url(re.compile(r"/name$"))
+    assert Registration.objects.filter(state=Registration.State.CONNECTED).count() == 1
+    axe.assert_clean()
+
+
+def test_a_waiting_page_without_progress_shows_start_again_prominently(live_server, visitor, device, settings):
+    axe = AxeReport()
+    settings.REGISTERFT_STUCK_AFTER = 1
+    visitor.goto(f"{live_server.url}/")
+    visitor.get_by_role("link", name="I have scanned the code").click()
+    visitor.wait_for_url(re.compile(r"/check_connection/$"))
+
+    help_box = visitor.locator("[data-stuck-help]")
+    help_box.wait_for(state="visible", timeout=5_000)
+    assert help_box.get_by_role("button", name="Start again").is_visible()
+    assert visitor.locator("[data-not-stuck]").is_hidden()
+    record(visitor, f"{device.name}-waiting-stuck", axe)
+
+    help_box.get_by_role("button", name="Start again").click()
+    visitor.wait_for_url(f"{live_server.url}/")
+    assert Registration.objects.count() == 2
+    axe.assert_clean()
+
+
+def test_a_visitor_without_javascript_completes_the_flow(live_server, browser, wallet_context):
+    """The waiting pages refresh themselves through <meta http-equiv=refresh> inside <noscript>."""
+    context = new_context(browser, DESKTOP, java_script_enabled=False)
+    try:
+        visitor = context.new_page()
+        visitor.goto(f"{live_server.url}/")
+        record(visitor, "nojs-1-start")
+        wallet = wallet_context.new_page()
+        wallet.goto(visitor.locator("#invitation-url").input_value())
+        wallet.get_by_role("button", name="Accept connection").click()
+
+        visitor.wait_for_url(re.compile(r"/name$"), timeout=15_000)
+        visitor.get_by_label("First name").fill("Hedy")
+        visitor.get_by_label("Last name").fill("Lamarr")
+        visitor.get_by_label("Institution").fill("Inventors")
+        visitor.get_by_role("button", name="Send to my wallet").click()
+        visitor.wait_for_url(re.compile(r"/loading/$"))
+        record(visitor, "nojs-2-loading")
+
+        wallet.get_by_role("button", name="Accept credential").click()
+        visitor.wait_for_url(re.compile(r"/success$"), timeout=15_000)
+        record(visitor, "nojs-3-success")
+    finally:
+        context.close()
