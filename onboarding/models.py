@@ -118,3 +118,16 @@ class RateCounter(models.Model):
     def __str__(self) -> str:
         return f"{self.key} {self.count} until {self.expires_at:%H:%M:%S}"
 
+
+class AcaPyIssuerDid(models.Model):
+    """The did:key that signs the portal's credentials at one ACA-Py agent (by admin URL).
+
+    Created at the agent once and kept here, so that every worker signs with the same DID.
+    """
+
+    admin_url = models.CharField(max_length=300, unique=True)
+    did = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.did} at {self.admin_url}"

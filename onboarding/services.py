@@ -323,3 +323,76 @@ def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
         logger.warning("registration=%s invitation URL carries an unreadable invitation", registration.pk)
         return None
     return payload if isinstance(payload, dict) else None
+
+
+# --- Issuer webhooks (ACA-Py) ------------------------------------------------------------------
+# The agent reports every state change, retries failed deliveries and may deliver them out of
+# order. Each event goes through the conditional transitions above, which only move forwards, so a
+# repeated or late event changes nothing. Events about records the portal does not know (another
+# application's connections, the holder's side) are ignored.
+
+
+def registration_apply_connection_event(
+    *, invitation_msg_id: str, connection_id: str, state: ConnectionState, detail: str = ""
+) -> Registration | None:
+    """Apply a connection's (or out-of-band invitation's) new state; None if it is not ours."""
+    registration = None
+    if invitation_msg_id:
+        registration = Registration.objects.filter(invitation_id=invitation_msg_id).first()
+    if registration is None and connection_id:
+        registration = Registration.objects.filter(connection_id=connection_id).first()
+    if registration is None:
+        return None
+    registration_mark_heard(registration=registration)
+    if connection_id and not registration.connection_id:
+        Registration.objects.filter(pk=registration.pk, connection_id="").update(connection_id=connection_id)
+        registration.refresh_from_db()
+    if state == ConnectionState.CONNECTED:
+        return registration_mark_connected(registration=registration, connection_id=connection_id)
+    if state == ConnectionState.FAILED:
+        return registration_mark_failed(
+            registration=registration, failure=Failure.CONNECTION_FAILED, detail=detail, from_states=(State.INVITED,)
+        )
+    return registration
+
+
+def registration_apply_credential_event(
+    *, cred_ex_id: str, connection_id: str, state: CredentialState, detail: str = ""
+) -> Registration | None:
+    """Apply a credential exchange's new state; None if it is not ours."""
+    registration = Registration.objects.filter(process_id=cred_ex_id).first()
+    if registration is None:
+        return _apply_credential_event_before_offer(
+            cred_ex_id=cred_ex_id, connection_id=connection_id, state=state, detail=detail
+        )
+    registration_mark_heard(registration=registration)
+    if state == CredentialState.ACCEPTED:
+        return registration_mark_issued(registration=registration)
+    if state == CredentialState.FAILED:
+        return registration_mark_failed(
+            registration=registration, failure=Failure.OFFER_DECLINED, detail=detail, from_states=(State.OFFERED,)
+        )
+    return registration
+
+
+def _apply_credential_event_before_offer(
+    *, cred_ex_id: str, connection_id: str, state: CredentialState, detail: str
+) -> Registration | None:
+    """A fast wallet's answer may arrive before the agent's answer to the offer itself has been
+    stored: the registration is then still "connected" with its offer under way. A final state
+    records the offer and its outcome at once; the offer's own late transition then finds the
+    registration moved on and changes nothing."""
+    if not connection_id:
+        return None
+    registration = Registration.objects.filter(
+        connection_id=connection_id, state=State.CONNECTED, offer_started_at__isnull=False, process_id=""
+    ).first()
+    if registration is None or state == CredentialState.PENDING:
+        return registration
+    now = timezone.now()
+    fields: dict[str, Any] = {"process_id": cred_ex_id, "offered_at": now, "checked_at": now}
+    if state == CredentialState.ACCEPTED:
+        fields.update(state=State.ISSUED, issued_at=now)
+    else:
+        fields.update(state=State.FAILED, failure=Failure.OFFER_DECLINED, failure_detail=detail[:300])
+    return _transition(registration, (State.CONNECTED,), **fields)

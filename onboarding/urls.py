@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from onboarding.views import demo, flow
+from onboarding.views import demo, flow, webhooks
 
 app_name = "onboarding"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("i/<str:code>", flow.InvitationLinkView.as_view(), name="invitation"),
     path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
     path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),
+    path("webhooks/acapy/topic/<str:topic>/", webhooks.AcaPyWebhookView.as_view(), name="acapy_webhook"),
 ]
 
 # The visitor's side pages: help without a wallet, the privacy notice, the event's colours.

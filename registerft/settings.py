@@ -315,6 +315,34 @@ REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS
 REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
 REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)
 
+# --- ACA-Py (REGISTERFT_ISSUER=acapy) -----------------------------------------------------------
+# The agent's admin API and its key (sent as X-API-Key). The agent posts state changes to
+# <portal>/webhooks/acapy with this secret after "#" in its --webhook-url.
+ACAPY_ADMIN_URL = (envstr("ACAPY_ADMIN_URL", "") or "").rstrip("/")
+ACAPY_ADMIN_API_KEY = envstr("ACAPY_ADMIN_API_KEY", "") or ""
+ACAPY_WEBHOOK_SECRET = envstr("ACAPY_WEBHOOK_SECRET", "") or ""
+# ld_proof: a W3C credential signed by the portal's did:key (no ledger needed). anoncreds/indy: an
+# AnonCreds credential of ACAPY_CRED_DEF_ID, which needs a ledger the agent is connected to.
+ACAPY_CREDENTIAL_FORMAT = envchoice("ACAPY_CREDENTIAL_FORMAT", "ld_proof", ("ld_proof", "anoncreds", "indy"))
+ACAPY_CRED_DEF_ID = envstr("ACAPY_CRED_DEF_ID", "") or ""
+# The signing did:key; empty: created at the agent on the first offer and remembered in the database.
+ACAPY_ISSUER_DID = envstr("ACAPY_ISSUER_DID", "") or ""
+ACAPY_CREDENTIAL_TYPE = envstr("ACAPY_CREDENTIAL_TYPE", "RegisterftCredential") or "RegisterftCredential"
+# Only contexts the agent bundles work: it cannot fetch one (credentials v1/v2, security v1/v2,
+# ed25519-2020, ...). Our own terms come from an inline {"@vocab": ...} context (empty: none).
+ACAPY_CREDENTIAL_CONTEXTS = envlist("ACAPY_CREDENTIAL_CONTEXTS", ["https://www.w3.org/2018/credentials/v1"])
+ACAPY_CREDENTIAL_VOCAB = envstr("ACAPY_CREDENTIAL_VOCAB", "https://registerft.example/vocab#") or ""
+# An agent next to the portal posts its webhooks over plain HTTP on the internal network; a
+# redirect to https would lose them (ACA-Py does not follow it).
+SECURE_REDIRECT_EXEMPT.append(r"^webhooks/acapy/")
+ACAPY_PROOF_TYPE = envchoice("ACAPY_PROOF_TYPE", "Ed25519Signature2020", ("Ed25519Signature2020", "Ed25519Signature2018"))
+if REGISTERFT_ISSUER == "acapy":
+    for _name in ("ACAPY_ADMIN_URL", "ACAPY_ADMIN_API_KEY", "ACAPY_WEBHOOK_SECRET"):
+        if not globals()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set when REGISTERFT_ISSUER is acapy.")
+    if ACAPY_CREDENTIAL_FORMAT != "ld_proof" and not ACAPY_CRED_DEF_ID:
+        raise ImproperlyConfigured(f"ACAPY_CRED_DEF_ID must be set when ACAPY_CREDENTIAL_FORMAT is {ACAPY_CREDENTIAL_FORMAT}.")
+
 # --- Registration window ----------------------------------------------------------------------
 # When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
 # Outside the window the start page says so and creates nothing at the issuer; either may be unset.

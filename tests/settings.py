@@ -17,3 +17,8 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 # Serve static files from the source folders, as in development: no collectstatic before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The integration tests' live server answers webhooks and status polls on several threads at once:
+# its test database must be a file that every thread opens, not one in-memory connection. The
+# process id keeps test runs started at the same time in one checkout apart.
+DATABASES["default"]["TEST"] = {"NAME": os.path.join(VAR_DIR, f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
