@@ -138,3 +138,31 @@ def test_a_visitor_completes_the_form_with_the_keyboard_alone(live_server, brows
         assert "Your wallet has accepted the credential." in announced
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [320, 640], ids=["320px", "zoom-200pct"])
+def test_the_pages_fit_a_narrow_screen_without_sideways_scrolling(live_server, browser, wallet_context, width):
+    """320 CSS pixels is WCAG's reflow width; 640 is a 1280 pixel desktop at 200 % zoom."""
+    from tests.browser.conftest import Device
+
+    context = new_context(browser, Device(name=f"w{width}", width=width, height=640, mobile=False))
+    try:
+        visitor = context.new_page()
+        too_wide = []
+
+        def check(name: str) -> None:
+            record(visitor, f"narrow-{width}-{name}")
+            overflow = visitor.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            if overflow > 0:
+                too_wide.append(f"{name}: {overflow}px")
+
+        for path, name in (("/", "start"), ("/help/", "help"), ("/privacy/", "privacy"), ("/nope", "404")):
+            visitor.goto(f"{live_server.url}{path}")
+            check(name)
+        visitor.goto(f"{live_server.url}/")
+        connect_demo_wallet(visitor, wallet_context)
+        visitor.wait_for_url(re.compile(r"/name$"))
+        check("details")
+        assert not too_wide, f"pages wider than {width}px: {too_wide}"
+    finally:
+        context.close()
