@@ -21,4 +21,5 @@ WHITENOISE_AUTOREFRESH = True
 # The integration tests' live server answers webhooks and status polls on several threads at once:
 # its test database must be a file that every thread opens, not one in-memory connection. The
 # process id keeps test runs started at the same time in one checkout apart.
+os.makedirs(VAR_DIR, exist_ok=True)  # noqa: F405  (SQLite creates the file, not its folder)
 DATABASES["default"]["TEST"] = {"NAME": os.path.join(VAR_DIR, f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
