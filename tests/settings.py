@@ -5,6 +5,11 @@ import os
 
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("REGISTERFT_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+# The suite runs on SQLite and per-process caches whatever the shell says: a DATABASE_URL left
+# over from operating the portal must never point the tests at a real database. The two-instance
+# tests (tests/multi_instance/) start their own PostgreSQL and Redis.
+for _shared in ("DATABASE_URL", "REDIS_URL"):
+    os.environ.pop(_shared, None)
 
 from registerft.settings import *  # noqa: E402,F403
 
