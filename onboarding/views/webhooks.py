@@ -19,7 +19,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from onboarding import services
+from onboarding import metrics, services
 from onboarding.issuers import acapy
 
 logger = logging.getLogger("onboarding.webhooks")
@@ -93,17 +93,24 @@ class AcaPyWebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, topic: str) -> HttpResponse:
+        # Topics the flow does not use count as "other": the URL is anyone's to choose, and each
+        # label value is a new time series.
+        counted = topic if topic in TOPICS else "other"
         if not _authorised(request):
+            metrics.webhook_delivery_observed(topic=counted, outcome="unauthorised")
             logger.warning("webhook refused topic=%s: wrong or missing x-api-key", topic[:50])
             return JsonResponse({"error": "unauthorised"}, status=401)
         payload = _read_payload(request)
         if payload is None:
+            metrics.webhook_delivery_observed(topic=counted, outcome="bad_request")
             return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
         apply = TOPICS.get(topic)
         if apply is None:
             # The agent reports many topics; those the flow does not need are acknowledged.
+            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
             return HttpResponse(status=204)
         registration = apply(payload)
+        metrics.webhook_delivery_observed(topic=counted, outcome="applied" if registration else "unmatched")
         # Only ids and states: payloads may carry the credential's attributes.
         logger.info(
             "webhook topic=%s state=%s registration=%s",

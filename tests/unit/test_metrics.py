@@ -151,3 +151,22 @@ def test_multi_process_mode_adds_up_what_each_worker_counted(tmp_path):
         in scraped
     )
     assert 'registerft_registrations{state="issued"} 0.0' in scraped
+
+
+@pytest.mark.parametrize(
+    "topic, key, body, counted, outcome",
+    [
+        ("connections", "wrong", "{}", "connections", "unauthorised"),
+        ("connections", "hook-secret", "not json", "connections", "bad_request"),
+        ("basicmessages", "hook-secret", "{}", "other", "ignored"),
+        ("made-up-topic-1234", "wrong", "{}", "other", "unauthorised"),
+    ],
+)
+def test_webhook_deliveries_are_counted_from_the_webhook_view(client, metrics_on, topic, key, body, counted, outcome):
+    metrics_on.ACAPY_WEBHOOK_SECRET = "hook-secret"
+    before = sample("registerft_webhook_deliveries_total", topic=counted, outcome=outcome)
+    client.post(f"/webhooks/acapy/topic/{topic}/", body, content_type="application/json", HTTP_X_API_KEY=key)
+    assert sample("registerft_webhook_deliveries_total", topic=counted, outcome=outcome) == before + 1
+    assert sample("registerft_webhook_deliveries_total", topic=topic, outcome=outcome) == (
+        before + 1 if topic == counted else 0
+    )
