@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from onboarding.issuers import get_issuer
-from onboarding.issuers.base import ConnectionState, CredentialState, IssuerError
+from onboarding.issuers.base import ConnectionState, CredentialState, IssuerError, IssuerTimeout, IssuerUnavailable
 from onboarding.models import Registration
 
 logger = logging.getLogger("onboarding.flow")
@@ -220,7 +221,8 @@ def _check_issuer(registration: Registration, *, force: bool = False) -> Progres
     if registration.state not in (State.INVITED, State.OFFERED):
         return Progress(registration)
     if not force and not _claim_check(registration):
-        return Progress(registration)
+        # Between two checks a poll still says why nothing moves, so the page keeps backing off.
+        return Progress(registration, _remembered_issuer_error(registration))
     issuer = get_issuer()
     try:
         if registration.state == State.INVITED:
@@ -251,8 +253,34 @@ def _check_issuer(registration: Registration, *, force: bool = False) -> Progres
                 )
     except IssuerError as err:
         logger.warning("issuer check failed registration=%s error=%s", registration.pk, err)
+        _remember_issuer_error(registration, err)
         return Progress(registration, err)
+    cache.delete(_issuer_error_key(registration))
     return Progress(registration)
+
+
+# The last check's error, until the next check: a per-registration note in the cache (shared by
+# every worker with REDIS_URL; per process otherwise, where a poll on another worker may briefly
+# report no error, which only shortens that page's back-off).
+ISSUER_ERROR_KINDS: dict[str, type[IssuerError]] = {
+    "timeout": IssuerTimeout, "unavailable": IssuerUnavailable, "rejected": IssuerError,
+}
+
+
+def _issuer_error_key(registration: Registration) -> str:
+    return f"registerft:issuer-error:{registration.pk}"
+
+
+def _remember_issuer_error(registration: Registration, error: IssuerError) -> None:
+    kind = next(name for name, kind in ISSUER_ERROR_KINDS.items() if isinstance(error, kind))
+    cache.set(_issuer_error_key(registration), kind, timeout=max(_check_interval() * 2, 1))
+
+
+def _remembered_issuer_error(registration: Registration) -> IssuerError | None:
+    kind = cache.get(_issuer_error_key(registration))
+    if kind not in ISSUER_ERROR_KINDS:
+        return None
+    return ISSUER_ERROR_KINDS[kind]("The issuer's last answer to a state check was an error")
 
 
 def registration_progress(*, registration: Registration) -> Progress:
