@@ -91,3 +91,8 @@ def test_window_times_without_a_zone_are_in_the_portals_time_zone(monkeypatch):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2:00:00", "0:00:00"]  # Zurich in summer; the named zone kept
+
+
+def test_the_closed_page_speaks_the_visitors_language(client, settings):
+    settings.REGISTERFT_OPEN_UNTIL = timezone.now() - timedelta(minutes=1)
+    assert "Die Registrierung ist geschlossen" in client.get("/").content.decode()  # German by default
