@@ -1,0 +1,520 @@
+"""`make bench`: measure the portal under gunicorn with production settings on loopback.
+
+    .venv/bin/python -m bench [--duration 5] [--backend acapy|agent-rest] [--connections 16]
+
+It starts a stand-in issuer (bench/standin.py) and the portal, drives load with wrk, prints one
+table and says which of the targets (issue 7) are met. Every process it starts is stopped, by
+process group, when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bench import visitors as flow
+from bench.standin import StandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "lua" / "visitors.lua"
+PYTHON = sys.executable
+WEBHOOK_SECRET = secrets.token_urlsafe(24)
+ADMIN_API_KEY = secrets.token_urlsafe(24)
+
+# The targets of issue 7.
+STATUS_MIN_RATIO = 0.50
+START_MIN_RATIO = 0.05
+LATENCY_TOLERANCE = 0.15  # "the same within noise" with 100 ms issuer latency as with 0 ms
+SESSION_FILES_TOLERANCE = 0.10
+MAX_CALLS_PER_REGISTRATION = 4
+MIN_CHECK_GAP_S = 2.5  # agent-rest: "at most one state check per registration every few seconds"
+MAX_WORKER_RSS_MB = 80
+MANY_SESSIONS = 100_000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def default_backend() -> str:
+    """ACA-Py with webhooks once the portal has that backend; the agent REST API before."""
+    return "acapy" if (ROOT / "onboarding" / "issuers" / "acapy.py").exists() else "agent-rest"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def require_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and Path("/etc/debian_version").exists():
+        log("installing wrk (Debian package) with apt-get")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ,
+                       "DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(
+        "make bench needs the load generator wrk: on Debian/Ubuntu `sudo apt-get install wrk`, "
+        "on macOS `brew install wrk`, or build it from its source (github.com/wg/wrk)."
+    )
+
+
+# --- The portal ---------------------------------------------------------------------------------
+
+
+class Portal:
+    """The portal under gunicorn with production settings, in a temporary var folder."""
+
+    def __init__(self, *, workdir: Path, backend: str, standin: StandIn):
+        self.workdir = workdir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.var_dir = workdir / "var"
+        self.session_dir = self.var_dir / "sessions"
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+            "DJANGO_STATIC_ROOT": str(workdir / "static"),
+            "REGISTERFT_VAR_DIR": str(self.var_dir),
+            "REGISTERFT_ISSUER": backend,
+            "AGENT_REST_CONNECTION_URL": standin.base_url,
+            "AGENT_REST_ISSUER_URL": standin.base_url,
+            "AGENT_REST_CREDENTIAL_DEFINITION_ID": "bench:3:CL:1:registerft",
+            "AGENT_REST_API_KEY": ADMIN_API_KEY,
+            "ACAPY_ADMIN_URL": standin.base_url,
+            "ACAPY_ADMIN_API_KEY": ADMIN_API_KEY,
+            "ACAPY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            # Every visitor of the benchmark comes from 127.0.0.1: the per-address limits (meant for a
+            # venue's network) would stop it within a second. The per-session ones stay as they are.
+            "REGISTERFT_RATE_INVITATIONS_PER_ADDRESS": "10000000/1m",
+            "REGISTERFT_RATE_OFFERS_PER_ADDRESS": "10000000/1m",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def prepare(self) -> None:
+        self.session_dir.mkdir(parents=True)
+        for command in (["collectstatic", "--noinput", "-v0"], ["migrate", "--noinput", "-v0"]):
+            subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
+
+    def start(self) -> None:
+        log_file = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            # No control socket: its default path is shared by every gunicorn of this user.
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "registerft.wsgi"],
+            cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn stopped at start; see {self.workdir / 'gunicorn.log'}")
+            try:
+                answer = requests.get(self.base_url + "/bench/minimal", headers={"X-Forwarded-Proto": "https"},
+                                      timeout=2)
+                if answer.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def worker_rss_mb(self) -> list[float]:
+        assert self.process is not None
+        sizes = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if re.search(rf"^PPid:\s+{self.process.pid}$", text, re.M):
+                found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+                if found:
+                    sizes.append(int(found.group(1)) / 1024)
+        return sorted(sizes)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the master and its workers."""
+        assert self.process is not None
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            pid = int(stat.parent.name)
+            if pid == self.process.pid or int(fields[1]) == self.process.pid:
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
+    def session_files(self) -> list[Path]:
+        return [path for path in self.session_dir.iterdir() if path.name.startswith("sessionid")]
+
+    def keep_sessions(self, keep: set[str]) -> None:
+        """Remove every session file but those of ``keep`` (the visitors replayed by wrk)."""
+        for path in self.session_files():
+            if path.name.removeprefix("sessionid") not in keep:
+                path.unlink(missing_ok=True)
+
+    def add_sessions(self, total: int, *, template: Path) -> None:
+        """Fill the session folder up to ``total`` files, each a copy of a real session."""
+        content = template.read_bytes()
+        missing = total - len(self.session_files())
+        for _ in range(max(0, missing)):
+            (self.session_dir / ("sessionid" + secrets.token_hex(16))).write_bytes(content)
+
+
+# --- wrk ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measure:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    bad: int
+    exhausted: int = 0
+    cpu_ms: float = float("nan")  # the portal's CPU time per request: steadier than req/s on a busy machine
+    notes: list[str] = field(default_factory=list)
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _latency(output: str, percentile: str) -> float:
+    found = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    return float(found.group(1)) * UNITS[found.group(2)] if found else float("nan")
+
+
+def run_wrk(wrk: str, url: str, *, mode: str, expect: str, file: Path | None = None, duration: int,
+            connections: int, threads: int = 2) -> Measure:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
+               "-s", str(LUA), url, "--", mode, str(file or "-"), expect, str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 30, start_new_session=True)
+    output = done.stdout
+    if done.returncode != 0 or "Requests/sec" not in output:
+        raise SystemExit(f"wrk failed: {done.stderr or output}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    marks = re.search(r"BENCH bad=(\d+) exhausted=(\d+)", output)
+    return Measure(rps=rps, p50_ms=_latency(output, "50"), p99_ms=_latency(output, "99"), requests=requests_done,
+                   errors=errors, bad=int(marks.group(1)), exhausted=int(marks.group(2)))
+
+
+# --- The benchmark ------------------------------------------------------------------------------
+
+
+ROUTES = [
+    # key, label, condition
+    ("minimal", "minimal Django view (ceiling)", ""),
+    ("start", "/ (new visitor, QR)", "issuer 0 ms"),
+    ("conn", "/check_connection/status", "issuer 0 ms"),
+    ("cred", "/loading/status", "issuer 0 ms"),
+    ("conn_slow", "/check_connection/status", "issuer 100 ms"),
+    ("cred_slow", "/loading/status", "issuer 100 ms"),
+    ("conn_many", "/check_connection/status", f"{MANY_SESSIONS:,} sessions"),
+    ("cred_many", "/loading/status", f"{MANY_SESSIONS:,} sessions"),
+    ("name", "POST /name (details form)", "issuer 0 ms"),
+]
+
+
+class Bench:
+    def __init__(self, *, wrk: str, portal: Portal, standin: StandIn, duration: int, connections: int):
+        self.wrk = wrk
+        self.portal = portal
+        self.standin = standin
+        self.duration = duration
+        self.connections = connections
+        self.results: dict[str, list[Measure]] = {key: [] for key, _label, _condition in ROUTES}
+        self.workdir = portal.workdir
+
+    def measure(self, key: str, path: str, *, mode: str = "plain", expect: str = "", file: Path | None = None,
+                connections: int | None = None) -> Measure:
+        cpu_before = self.portal.worker_cpu_seconds()
+        result = run_wrk(self.wrk, self.portal.base_url + path, mode=mode, expect=expect, file=file,
+                         duration=self.duration, connections=connections or self.connections)
+        if result.requests:
+            result.cpu_ms = (self.portal.worker_cpu_seconds() - cpu_before) * 1000 / result.requests
+        self.results[key].append(result)
+        log(f"{key:10} {result.rps:8.1f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+            f"  cpu {result.cpu_ms:5.2f} ms/req  errors {result.errors} unexpected {result.bad}")
+        time.sleep(1)  # let the machine settle between measurements
+        return result
+
+    def cookie_file(self, name: str, visitors: list[flow.Visitor]) -> Path:
+        path = self.workdir / f"{name}.txt"
+        path.write_text("".join(visitor.cookie_header + "\n" for visitor in visitors))
+        return path
+
+    def status_pair(self, suffix: str, conn_file: Path, cred_file: Path) -> None:
+        self.measure("conn" + suffix, "/check_connection/status", mode="cookies", file=conn_file,
+                     expect='"waiting"')
+        self.measure("cred" + suffix, "/loading/status", mode="cookies", file=cred_file, expect='"waiting"')
+
+    def name_posts(self) -> None:
+        """Each POST needs its own visitor with a connected wallet: prepare more than the run
+        can use, judging by the start page's speed (the same work, less the QR code)."""
+        start_rps = max(measure.rps for measure in self.results["start"])
+        count = min(4000, max(300, int(start_rps * self.duration * 2.5)))
+        log(f"preparing {count} visitors with a connected wallet for POST /name")
+        visitors = flow.connected(self.portal.base_url, count)
+        path = self.workdir / "name.txt"
+        path.write_text("".join(
+            f"{visitor.cookie_header}\t{'&'.join(f'{k}={v}' for k, v in visitor.form_body().items())}\n"
+            for visitor in visitors
+        ))
+        result = self.measure("name", "/name", mode="post", file=path, expect="loc:/loading/")
+        if result.exhausted:
+            result.notes.append("ran out of prepared visitors: the figure is a lower bound")
+
+    def run(self) -> dict[str, Any]:
+        log("preparing 5 visitors waiting for their wallet and 5 waiting for their credential")
+        waiting_conn = flow.invited(self.portal.base_url, 5)
+        waiting_cred = flow.offered(self.portal.base_url, 5)
+        keep = {visitor.cookies["sessionid"] for visitor in waiting_conn + waiting_cred}
+        conn_file = self.cookie_file("waiting_connection", waiting_conn)
+        cred_file = self.cookie_file("waiting_credential", waiting_cred)
+        calls: dict[str, Any] = {}
+        for round_ in (1, 2):
+            log(f"round {round_} of 2")
+            self.portal.keep_sessions(keep)
+            self.measure("minimal", "/bench/minimal", expect="ok")
+            self.standin.latency = 0.0
+            self.status_pair("", conn_file, cred_file)
+            self.standin.latency = 0.1
+            self.status_pair("_slow", conn_file, cred_file)
+            self.standin.latency = 0.0
+            self.measure("start", "/", expect="qr-svg")
+            self.name_posts()
+            calls = registration_costs(self.portal, self.standin)
+        log(f"filling the session folder up to {MANY_SESSIONS:,} files")
+        self.portal.add_sessions(MANY_SESSIONS, template=self.portal.session_dir / ("sessionid" + min(keep)))
+        for _round in (1, 2):
+            self.status_pair("_many", conn_file, cred_file)
+        return calls
+
+
+def registration_costs(portal: Portal, standin: StandIn, *, count: int = 20) -> dict[str, Any]:
+    """Walk ``count`` visitors through the whole flow at once, polling every 0.2 s, and count the
+    issuer's calls."""
+    since = time.monotonic()
+    log(f"{count} whole registrations, polling every 0.2 s")
+    visitors = [flow.Visitor(portal.base_url) for _ in range(count)]
+    seconds = flow.each(lambda visitor: flow.whole_flow(visitor, poll_every=0.2), visitors, threads=count)
+    time.sleep(0.5)
+    summary = standin.summary(since=since)
+    summary["polls_per_registration"] = sum(visitor.polls for visitor in visitors) / count
+    summary["seconds_per_registration"] = sum(seconds) / count
+    return summary
+
+
+# --- The report ---------------------------------------------------------------------------------
+
+
+def ratio(results: dict[str, list[Measure]], key: str, index: int) -> float:
+    ceiling = results["minimal"][index].rps
+    return results[key][index].rps / ceiling if ceiling else float("nan")
+
+
+def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[float], backend: str) -> str:
+    lines = [
+        "| route | condition | req/s (1 / 2) | p50 ms (1 / 2) | p99 ms (1 / 2) | of ceiling (1 / 2) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label, condition in ROUTES:
+        runs = results[key]
+        if not runs:
+            continue
+        many = key.endswith("_many")
+        pair = [f"{m.rps:.0f}" for m in runs], [f"{m.p50_ms:.1f}" for m in runs], [f"{m.p99_ms:.1f}" for m in runs]
+        ratios = " / ".join(f"{ratio(results, key, i):.0%}" for i in range(len(runs))) if not many else \
+            " / ".join(f"{m.rps / results['minimal'][-1].rps:.0%}" for m in runs)
+        notes = [note for m in runs for note in m.notes]
+        bad = sum(m.errors + m.bad for m in runs)
+        if bad:
+            notes.append(f"{bad} unexpected answers")
+        lines.append(f"| {label} | {condition}{'; ' + '; '.join(notes) if notes else ''} | {' / '.join(pair[0])} | "
+                     f"{' / '.join(pair[1])} | {' / '.join(pair[2])} | {ratios} |")
+    lines.append("")
+    lines.append(calls_line(calls, backend))
+    lines.append(f"gunicorn worker RSS after the run: {', '.join(f'{size:.0f} MB' for size in rss)}.")
+    return "\n".join(lines)
+
+
+def calls_line(calls: dict[str, Any], backend: str) -> str:
+    per = calls.get("calls_per_registration")
+    if per is None:
+        return f"Issuer ({backend}): no registration completed."
+    gap = calls["min_check_gap_s"]
+    return (
+        f"Issuer ({backend}): {per:.1f} calls per completed registration ({calls['completed']} registrations, "
+        f"most for one: {calls['max_calls_one_registration']}, {calls['polls_per_registration']:.0f} status polls "
+        f"each, {calls['seconds_per_registration']:.1f} s each); shortest gap between two state checks of one "
+        f"registration: {f'{gap:.1f} s' if gap is not None else 'none (no checks)'}; calls by operation: "
+        f"{calls['operations']}; webhooks sent: {calls['webhooks_sent']}."
+    )
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def targets(results: dict[str, list[Measure]], calls_by_backend: dict[str, dict[str, Any]],
+            rss: list[float]) -> list[tuple[str, bool, str]]:
+    checks: list[tuple[str, bool, str]] = []
+    rps = {key: _mean([m.rps for m in runs]) for key, runs in results.items()}
+    status_ratios = [ratio(results, key, i) for key in ("conn", "cred", "conn_slow", "cred_slow")
+                     for i in range(len(results[key]))]
+    checks.append((f"status endpoints >= {STATUS_MIN_RATIO:.0%} of the minimal view", min(status_ratios) >= STATUS_MIN_RATIO,
+                   f"lowest {min(status_ratios):.0%}"))
+    drifts = [abs(rps[key + "_slow"] - rps[key]) / rps[key] for key in ("conn", "cred")]
+    checks.append((f"status endpoints the same with 100 ms issuer latency (within {LATENCY_TOLERANCE:.0%})",
+                   max(drifts) <= LATENCY_TOLERANCE, f"largest change {max(drifts):.0%}"))
+    start_ratios = [ratio(results, "start", i) for i in range(len(results["start"]))]
+    checks.append((f"/ >= {START_MIN_RATIO:.0%} of the minimal view", min(start_ratios) >= START_MIN_RATIO,
+                   f"lowest {min(start_ratios):.1%}"))
+    for backend, calls in calls_by_backend.items():
+        per = calls.get("calls_per_registration")
+        if backend == "acapy":
+            checks.append((f"ACA-Py: <= {MAX_CALLS_PER_REGISTRATION} issuer calls per registration",
+                           per is not None and per <= MAX_CALLS_PER_REGISTRATION
+                           and calls["max_calls_one_registration"] <= MAX_CALLS_PER_REGISTRATION,
+                           f"{per:.1f} on average, {calls['max_calls_one_registration']} at most" if per else "none completed"))
+        else:
+            gap = calls.get("min_check_gap_s")
+            checks.append((f"agent-rest: state checks of one registration >= {MIN_CHECK_GAP_S} s apart",
+                           per is not None and (gap is None or gap >= MIN_CHECK_GAP_S),
+                           f"shortest gap {gap:.1f} s, {per:.1f} calls per registration" if gap and per else "no gap"))
+    checks.append((f"worker RSS <= {MAX_WORKER_RSS_MB} MB", bool(rss) and max(rss) <= MAX_WORKER_RSS_MB,
+                   f"largest {max(rss):.0f} MB" if rss else "no workers found"))
+    many = [abs(rps[key + "_many"] - rps[key]) / rps[key] for key in ("conn", "cred")]
+    checks.append((f"status endpoints with {MANY_SESSIONS:,} session files within {SESSION_FILES_TOLERANCE:.0%}",
+                   max(many) <= SESSION_FILES_TOLERANCE, f"largest change {max(many):.0%}"))
+    return checks
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def calls_with(backend: str, workdir: Path) -> dict[str, Any]:
+    """Issuer calls per registration with another backend: a second portal, briefly."""
+    standin, portal = start_pair(backend, workdir)
+    try:
+        return registration_costs(portal, standin)
+    finally:
+        portal.stop()
+        standin.stop()
+
+
+def start_pair(backend: str, workdir: Path) -> tuple[StandIn, Portal]:
+    standin = StandIn(webhook_secret=WEBHOOK_SECRET, api_key=ADMIN_API_KEY,
+                      webhook_headers={"X-Forwarded-Proto": "https"})
+    standin.start()
+    portal = Portal(workdir=workdir, backend=backend, standin=standin)
+    if backend == "acapy":
+        standin.webhook_url = f"{portal.base_url}/webhooks/acapy"
+    try:
+        portal.prepare()
+        portal.start()
+    except BaseException:
+        portal.stop()
+        standin.stop()
+        raise
+    return standin, portal
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("acapy", "agent-rest"), default=default_backend(),
+                        help="the issuer backend the stand-in plays (default: %(default)s)")
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")),
+                        help="seconds per measurement (default: %(default)s)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default: %(default)s)")
+    options = parser.parse_args(argv)
+    wrk = require_wrk()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="registerft-bench-") as tmp:
+        workdir = Path(tmp)
+        log(f"portal under gunicorn, production settings, stand-in issuer shaped as {options.backend}")
+        standin, portal = start_pair(options.backend, workdir / "main")
+        try:
+            bench = Bench(wrk=wrk, portal=portal, standin=standin, duration=options.duration,
+                          connections=options.connections)
+            calls = bench.run()
+            rss = portal.worker_rss_mb()
+        except BaseException:
+            log("the benchmark stopped; the end of gunicorn's log:")
+            lines = (portal.workdir / "gunicorn.log").read_text(errors="replace").splitlines()
+            print("\n".join(lines[-30:]), file=sys.stderr)
+            raise
+        finally:
+            portal.stop()
+            standin.stop()
+        calls_by_backend = {options.backend: calls}
+        other = "agent-rest" if options.backend == "acapy" else ("acapy" if default_backend() == "acapy" else "")
+        if other:
+            log(f"issuer calls per registration with {other}")
+            calls_by_backend[other] = calls_with(other, workdir / "other")
+    print()
+    print(f"registerft benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"{options.duration} s per measurement, {options.connections} connections, issuer stand-in: "
+          f"{options.backend}")
+    print()
+    print(table(bench.results, calls, rss, options.backend))
+    for backend, other_calls in calls_by_backend.items():
+        if backend != options.backend:
+            print(calls_line(other_calls, backend))
+    print()
+    failed = 0
+    for name, met, detail in targets(bench.results, calls_by_backend, rss):
+        failed += not met
+        print(f"- [{'x' if met else ' '}] {name}: {detail}")
+    print(f"\n{'all targets met' if not failed else f'{failed} target(s) missed'} in {time.monotonic() - started:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The benchmark's stand-in issuer speaks what the portal's backends expect, plays the wallet and
+sends webhooks, so that `make bench` measures the real code paths. No load here: a few calls over
+loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from bench.standin import StandIn
+from onboarding.issuers.agent_rest import AgentRestIssuer
+from onboarding.issuers.base import ConnectionState, CredentialState
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def webhooks() -> Iterator[tuple[str, list[tuple[str, dict, dict]]]]:
+    """A receiver standing in for the portal's webhook URL: (path, headers, payload) per POST."""
+    received: list[tuple[str, dict, dict]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, dict(self.headers), json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/webhooks/acapy", received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    agent = StandIn(connect_delay=0.05, accept_delay=0.05, api_key="bench-key")
+    agent.start()
+    yield agent
+    agent.stop()
+
+
+def eventually(check: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the stand-in did not get there in time"
+        time.sleep(0.02)
+
+
+def agent_rest(standin: StandIn) -> AgentRestIssuer:
+    return AgentRestIssuer(
+        connection_url=standin.base_url, issuer_url=standin.base_url, credential_definition_id="bench:1",
+        attribute_names={}, accepted_states=["DONE"], failed_states=["FAILED"], timeout=5,
+        api_key_header="X-API-Key", api_key="bench-key",
+    )
+
+
+def test_it_walks_the_agent_rest_flow_once_the_wallet_fetched_the_invitation(standin):
+    issuer = agent_rest(standin)
+    invitation = issuer.create_invitation(label="bench")
+    pending = issuer.connection_status(invitation_id=invitation.invitation_id, connection_id=invitation.connection_id)
+    assert pending.state == ConnectionState.PENDING
+
+    assert requests.get(invitation.url, timeout=5).status_code == 200  # the wallet scans the QR code
+    eventually(lambda: issuer.connection_status(
+        invitation_id=invitation.invitation_id, connection_id=invitation.connection_id
+    ).state == ConnectionState.CONNECTED)
+
+    offer = issuer.offer_credential(connection_id=invitation.connection_id, attributes={"name": "A"}, reference="r")
+    eventually(lambda: issuer.credential_status(process_id=offer.process_id).state == CredentialState.ACCEPTED)
+
+    summary = standin.summary()
+    assert summary["completed"] == 1
+    assert summary["operations"]["rest.create_invitation"] == 1
+    assert summary["operations"]["rest.process"] == 1
+
+
+def test_a_held_wallet_never_accepts_the_offer(standin):
+    issuer = agent_rest(standin)
+    invitation = issuer.create_invitation(label="bench")
+    requests.get(invitation.url + "&hold=1", timeout=5)
+    eventually(lambda: issuer.connection_status(
+        invitation_id=invitation.invitation_id, connection_id=invitation.connection_id
+    ).state == ConnectionState.CONNECTED)
+    offer = issuer.offer_credential(connection_id=invitation.connection_id, attributes={"name": "A"}, reference="r")
+    time.sleep(0.2)
+    assert issuer.credential_status(process_id=offer.process_id).state == CredentialState.PENDING
+
+
+def test_it_refuses_calls_without_the_admin_key(standin):
+    answer = requests.post(f"{standin.base_url}/connection/invitation", timeout=5)
+    assert answer.status_code == 401
+
+
+def test_it_sends_acapy_shaped_webhooks_with_the_secret(standin, webhooks):
+    url, received = webhooks
+    standin.webhook_url, standin.webhook_secret = url, "hook-secret"
+    headers = {"X-API-Key": "bench-key"}
+    created = requests.post(f"{standin.base_url}/out-of-band/create-invitation", json={"my_label": "bench"},
+                            headers=headers, timeout=5).json()
+    assert set(created) >= {"invi_msg_id", "invitation", "invitation_url", "oob_id"}
+    requests.get(created["invitation_url"], timeout=5)
+    eventually(lambda: len(received) == 1)
+
+    path, sent_headers, connection = received[0]
+    assert path == "/webhooks/acapy/topic/connections/"
+    assert sent_headers["x-api-key"] == "hook-secret"
+    assert connection["state"] == "active"
+    assert connection["invitation_msg_id"] == created["invi_msg_id"]
+    listed = requests.get(f"{standin.base_url}/connections", params={"invitation_msg_id": created["invi_msg_id"]},
+                          headers=headers, timeout=5).json()
+    assert listed["results"][0]["connection_id"] == connection["connection_id"]
+
+    did = requests.post(f"{standin.base_url}/wallet/did/create", json={"method": "key"}, headers=headers, timeout=5)
+    assert did.json()["result"]["did"].startswith("did:key:")
+    sent = requests.post(f"{standin.base_url}/issue-credential-2.0/send", headers=headers, timeout=5, json={
+        "connection_id": connection["connection_id"], "filter": {"ld_proof": {}},
+    }).json()
+    eventually(lambda: len(received) == 2)
+    path, _headers, exchange = received[1]
+    assert path == "/webhooks/acapy/topic/issue_credential_v2_0/"
+    assert exchange == {**exchange, "cred_ex_id": sent["cred_ex_id"], "state": "done", "role": "issuer"}
+    record = requests.get(f"{standin.base_url}/issue-credential-2.0/records/{sent['cred_ex_id']}", headers=headers,
+                          timeout=5).json()
+    assert record["cred_ex_record"]["state"] == "done"
+    # invitation, lookup, send and record, plus the DID (no registration's own, shared by those completed)
+    assert standin.summary()["calls_per_registration"] == 5
