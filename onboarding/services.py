@@ -68,7 +68,12 @@ def registration_for_session(session: MutableMapping[str, Any]) -> Registration 
     flow = session.get(SESSION_KEY)
     if not isinstance(flow, dict) or "registration" not in flow:
         return None
-    return Registration.objects.filter(pk=flow["registration"]).first()
+    # Every status poll runs this query: get() skips the model's default ordering, which first()
+    # would compile into it for nothing (a fifth of the poll's ORM time; make bench).
+    try:
+        return Registration.objects.get(pk=flow["registration"])
+    except Registration.DoesNotExist:
+        return None
 
 
 def registration_invitation_expires_at(registration: Registration) -> datetime:
@@ -213,7 +218,12 @@ def _claim_check(registration: Registration) -> bool:
     now = timezone.now()
     if interval <= 0:
         return True
-    due = Q(checked_at__isnull=True) | Q(checked_at__lte=now - timedelta(seconds=interval))
+    due_at = now - timedelta(seconds=interval)
+    # Most polls fall between two checks, and the record just read says so: skip the UPDATE, for
+    # SQLite lets one writer in at a time and every worker's poll would queue for it.
+    if registration.checked_at is not None and registration.checked_at > due_at:
+        return False
+    due = Q(checked_at__isnull=True) | Q(checked_at__lte=due_at)
     return Registration.objects.filter(due, pk=registration.pk).update(checked_at=now) == 1
 
 

@@ -96,6 +96,9 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # Kept open between requests (per gunicorn thread): opening one and setting its pragmas
+        # cost a status poll more than its query (make bench).
+        "CONN_MAX_AGE": envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0),
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
