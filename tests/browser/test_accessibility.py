@@ -166,3 +166,26 @@ def test_the_pages_fit_a_narrow_screen_without_sideways_scrolling(live_server, b
         assert not too_wide, f"pages wider than {width}px: {too_wide}"
     finally:
         context.close()
+
+
+def test_the_spinner_stops_for_reduced_motion_and_focus_is_visible(live_server, browser):
+    context = new_context(browser, DESKTOP, reduced_motion="reduce")
+    try:
+        visitor = context.new_page()
+        visitor.goto(f"{live_server.url}/")
+        visitor.get_by_role("link", name="I have scanned the code").click()
+        visitor.wait_for_url(re.compile(r"/check_connection/$"))
+        animation = visitor.locator(".spinner").evaluate("element => getComputedStyle(element).animationName")
+        assert animation == "none"
+
+        button = visitor.get_by_role("button", name="Start again")
+        for _ in range(30):
+            visitor.keyboard.press("Tab")
+            if button.evaluate("element => element === document.activeElement"):
+                break
+        else:
+            pytest.fail("the Start again button cannot be reached with Tab")
+        outline = button.evaluate("element => getComputedStyle(element).outlineStyle + ' ' + getComputedStyle(element).outlineWidth")
+        assert outline.startswith("solid") and not outline.endswith(" 0px")
+    finally:
+        context.close()

@@ -62,6 +62,7 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
     assert "Lovelace" in wallet.locator(".attributes").inner_text()
     record(wallet, f"{shot}-5-wallet-offer", axe)
     accept.click()
+    wallet.get_by_role("status").filter(has_text="The credential is stored").wait_for()
     record(wallet, f"{shot}-6-wallet-stored", axe)
 
     visitor.bring_to_front()
