@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.multi_instance import services
+from tests.multi_instance.fake_agent import FakeAgent
 from tests.multi_instance.services import Instance, Postgres, Redis, ServiceSetupError
 
 # A password with characters that must be percent-encoded in the URLs, as an operator's might.
@@ -134,3 +135,42 @@ def _start_cluster(programs: services.Programs, workdir: Path, stoppers: list[Ca
     for instance, process in started:
         services.wait_until_ready(instance, process, cert)
     return Cluster(postgres, redis, (started[0][0], started[1][0]), cert, environ)
+
+
+@dataclass(frozen=True)
+class AgentPair:
+    """Two more instances on the same database and Redis, with the ACA-Py backend pointed at a
+    fake agent whose webhooks the test sends itself."""
+
+    agent: FakeAgent
+    instances: tuple[Instance, Instance]
+    webhook_secret: str
+
+
+@pytest.fixture(scope="session")
+def agent_pair(cluster, _stoppers, _workdir) -> AgentPair:
+    agent = FakeAgent(api_key=secrets.token_urlsafe(16))
+    _stoppers.append(agent.stop)
+    agent.start()
+    webhook_secret = secrets.token_urlsafe(16)
+    environ = {
+        **cluster.environ,
+        "REGISTERFT_ISSUER": "acapy",
+        "ACAPY_ADMIN_URL": agent.url,
+        "ACAPY_ADMIN_API_KEY": agent.api_key,
+        "ACAPY_WEBHOOK_SECRET": webhook_secret,
+        "ACAPY_ISSUER_DID": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        # Only webhooks move the flow here: the portal never asks the agent itself.
+        "REGISTERFT_WEBHOOK_FALLBACK_INTERVAL": "600",
+        "REGISTERFT_ISSUER_TIMEOUT": "5",
+    }
+    started = []
+    for name in ("acapy-a", "acapy-b"):
+        (_workdir / name).mkdir()
+        started.append(services.start_portal(name, environ, _workdir / name, _stoppers))
+    try:
+        for instance, process in started:
+            services.wait_until_ready(instance, process, cluster.cert)
+    except ServiceSetupError as err:
+        pytest.fail(str(err), pytrace=False)
+    return AgentPair(agent, (started[0][0], started[1][0]), webhook_secret)

@@ -2,13 +2,16 @@
 
 The visitor's browser is one requests.Session whose cookies go to both instances (same host name,
 different ports: cookies do not care about ports), as behind a load balancer that sends each request
-to either. The demo wallet (the phone) is another session that also uses either instance.
+to either. The demo wallet (the phone) is another session that also uses either instance. Two more
+instances with the ACA-Py backend (pointed at a fake agent) show that a webhook taken by one
+instance moves the visitor on the other.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -84,7 +87,8 @@ def test_a_visitor_completes_the_flow_with_requests_alternating_between_instance
 
     form = visitor.get(next(turn), "/name")
     assert form.status_code == 200
-    details = {"first_name": "Ada", "last_name": "Lovelace", "institution": "Analytical Engines"}
+    # A name of its own: the other tests' registrations share the database.
+    details = {"first_name": "Ada", "last_name": "Lovelace", "institution": "Demo flow " + secrets.token_hex(4)}
     sent = visitor.post(next(turn), "/name", details, token_from=form.text)
     assert (sent.status_code, sent.headers.get("Location")) == (302, "/loading/")
     # The committed step gave the visitor a new session key; the other instance must know it.
@@ -101,7 +105,10 @@ def test_a_visitor_completes_the_flow_with_requests_alternating_between_instance
         assert visitor.get(next(turn), "/success").status_code == 200
 
     with cluster.postgres.connect() as connection:
-        state, attributes = connection.execute("SELECT state, attributes FROM onboarding_registration").fetchone()
+        state, attributes = connection.execute(
+            "SELECT state, attributes FROM onboarding_registration WHERE attributes->>'institution' = %s",
+            [details["institution"]],
+        ).fetchone()
         sessions_in_database = connection.execute("SELECT count(*) FROM django_session").fetchone()[0]
     assert state == "issued"
     assert attributes == details
@@ -150,3 +157,47 @@ def test_the_deploy_checks_pass_with_the_instances_environment(cluster, tmp_path
     environ = {**cluster.environ, "REGISTERFT_VAR_DIR": str(tmp_path)}
     result = services.manage(environ, "check", "--deploy", "--fail-level", "WARNING")
     assert "no issues" in result.stdout
+
+
+def webhook(cluster: Cluster, instance: Instance, secret: str, topic: str, payload: dict) -> int:
+    """What the agent posts on a state change, sent to the instance the test chooses."""
+    response = requests.post(
+        f"{instance.url}/webhooks/acapy/topic/{topic}/", json=payload, headers={"x-api-key": secret},
+        verify=str(cluster.cert), timeout=TIMEOUT,
+    )
+    return response.status_code
+
+
+def test_a_webhook_to_either_instance_moves_the_visitor_on_the_other(cluster, agent_pair):
+    visitor = Browser(cluster)
+    a, b = agent_pair.instances
+    secret, agent = agent_pair.webhook_secret, agent_pair.agent
+
+    assert visitor.get(a, "/").status_code == 200
+    invitation_id, connection_id = agent.invitations[-1], secrets.token_hex(8)
+    connected = {"connection_id": connection_id, "invitation_msg_id": invitation_id, "state": "active"}
+    assert webhook(cluster, b, secret, "connections", connected) == 204
+    assert visitor.get(a, "/check_connection/status").json()["next"] == "/name"
+
+    form = visitor.get(b, "/name")
+    details = {"first_name": "Grace", "last_name": "Hopper", "institution": "Webhooks " + secrets.token_hex(4)}
+    assert visitor.post(a, "/name", details, token_from=form.text).headers.get("Location") == "/loading/"
+    assert visitor.get(b, "/loading/status").json()["state"] == "waiting"
+
+    issued = {"cred_ex_id": agent.offers[-1], "connection_id": connection_id, "state": "done", "role": "issuer"}
+    assert webhook(cluster, a, secret, "issue_credential_v2_0", issued) == 204
+    assert visitor.get(b, "/loading/status").json()["next"] == "/success"
+    assert visitor.get(a, "/success").status_code == 200
+    with cluster.postgres.connect() as connection:
+        state, process_id = connection.execute(
+            "SELECT state, process_id FROM onboarding_registration WHERE attributes->>'institution' = %s",
+            [details["institution"]],
+        ).fetchone()
+    assert (state, process_id) == ("issued", issued["cred_ex_id"])
+    # The states came from the webhooks alone: neither instance asked the agent for them.
+    assert not [call for call in agent.calls if call[0] == "GET" and call[1] != "/status"]
+
+
+def test_a_webhook_without_the_secret_is_refused_by_every_instance(cluster, agent_pair):
+    for instance in agent_pair.instances:
+        assert webhook(cluster, instance, "wrong", "connections", {"state": "active"}) == 401
