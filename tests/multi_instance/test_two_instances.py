@@ -201,3 +201,28 @@ def test_a_webhook_to_either_instance_moves_the_visitor_on_the_other(cluster, ag
 def test_a_webhook_without_the_secret_is_refused_by_every_instance(cluster, agent_pair):
     for instance in agent_pair.instances:
         assert webhook(cluster, instance, "wrong", "connections", {"state": "active"}) == 401
+
+
+@pytest.mark.parametrize("broken", ["DATABASE_URL", "REDIS_URL"])
+def test_an_instance_that_cannot_reach_the_database_or_redis_is_alive_but_not_ready(
+    cluster, broken, tmp_path, request
+):
+    """What takes an instance out of the load balancer's rotation, with the real drivers."""
+    nowhere = {
+        "DATABASE_URL": cluster.postgres.url.replace(f":{cluster.postgres.port}/", f":{services.free_port()}/"),
+        "REDIS_URL": cluster.redis.url.replace(f":{cluster.redis.port}/", f":{services.free_port()}/"),
+    }
+    stoppers: list = []
+    environ = {**cluster.environ, broken: nowhere[broken]}
+    instance, process = services.start_portal("broken", environ, tmp_path, stoppers)
+    for stop in stoppers:
+        request.addfinalizer(stop)
+
+    def alive() -> bool:
+        return requests.get(f"{instance.url}/healthz", verify=str(cluster.cert), timeout=3).status_code == 200
+
+    process.wait_until(alive, what="answering /healthz")
+    ready = requests.get(f"{instance.url}/readyz", verify=str(cluster.cert), timeout=TIMEOUT)
+    assert ready.status_code == 503
+    part = "database" if broken == "DATABASE_URL" else "cache"
+    assert ready.json()[part] == "unreachable"
