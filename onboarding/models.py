@@ -131,3 +131,25 @@ class AcaPyIssuerDid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.did} at {self.admin_url}"
+
+
+class AdmissionTicket(models.Model):
+    """A new visitor's place in line while the issuer agent has as many registrations in progress
+    as it can take (onboarding/admission.py). ``admitted_at`` marks a slot taken but not yet
+    turned into a registration."""
+
+    token = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(db_index=True)
+    seen_at = models.DateTimeField(db_index=True)
+    admitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"ticket from {self.created_at:%H:%M:%S}"
+
+
+class AdmissionGate(models.Model):
+    """One row, updated at the start of every admission decision: the update's lock lets one
+    decision at a time through, across workers and instances (SQLite and PostgreSQL alike)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    decisions = models.PositiveBigIntegerField(default=0)

@@ -27,3 +27,8 @@ urlpatterns += [
     path("privacy/", pages.PrivacyView.as_view(), name="privacy"),
     path("brand.css", pages.brand_css, name="brand_css"),
 ]
+
+# The line at the door while the issuer agent is busy (onboarding/admission.py).
+from onboarding.views import queue  # noqa: E402
+
+urlpatterns += [path("queue/status", queue.QueueStatusView.as_view(), name="queue_status")]

@@ -477,3 +477,14 @@ MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
 # "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
+
+# --- Admission: protect the issuer agent from a crowd (onboarding/admission.py) ---------------
+# At most this many registrations in progress at the agent (a fresh invitation, an offer being
+# sent or waiting for the wallet); further new visitors wait in line on the start page. 0 turns
+# the line off. One ACA-Py with its SQLite wallet stalls at about 8 (README, "Admission").
+REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 5, minimum=0)
+# Seconds an invitation or an offer counts as in progress: the agent works while a wallet answers;
+# an invitation nobody scans costs it nothing afterwards.
+REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)
+# A place in line is given up when its page has not asked for this many seconds.
+REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 30, minimum=5)

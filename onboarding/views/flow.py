@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from onboarding import limits, services
+from onboarding import admission, limits, services
 from onboarding.forms import DetailsForm
 from onboarding.issuers import get_issuer
 from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
@@ -32,6 +32,7 @@ from onboarding.links import absolute_url, wallet_link
 from onboarding.models import Registration
 from onboarding.qr import qr_svg
 from onboarding.services import Step
+from onboarding.views.queue import queue_response
 from onboarding.views.window import registration_closed_response
 
 logger = logging.getLogger("onboarding.views")
@@ -105,16 +106,24 @@ class StartView(TemplateView):
         closed = registration_closed_response(request)  # outside the registration window
         if closed is not None:
             return closed
+        # A new visitor beyond the agent's bound waits in line; waiting costs the agent nothing,
+        # so it is not counted by the rate limits.
+        position = admission.admission_request(session=request.session)
+        if position:
+            return queue_response(request, position)
         limited = limits.invitation_limited(request=request)
         if limited is not None:
+            admission.admission_done(session=request.session, started=False)
             return limits.rate_limited_response(request, limited)
         try:
             registration = services.registration_start(
                 session=request.session, label=settings.REGISTERFT_EVENT_NAME
             )
         except IssuerError as err:
+            admission.admission_done(session=request.session, started=False)
             logger.warning("invitation failed: %s", err)
             return issuer_error_response(request, err)
+        admission.admission_done(session=request.session, started=True)
         # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
         # The issuer is still asked at most once per check interval.
         registration = services.registration_progress(registration=registration).registration
