@@ -87,6 +87,10 @@ def _can_install() -> bool:
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
+    return ensure_chromium()
+
+
+def ensure_chromium() -> str:
     """The path of Debian's Chromium, installed first when that is possible here."""
     if not Path(CHROMIUM).exists() and _can_install():
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

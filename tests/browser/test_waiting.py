@@ -88,3 +88,25 @@ def test_a_visitor_without_javascript_completes_the_flow(live_server, browser, w
         record(visitor, "nojs-3-success")
     finally:
         context.close()
+
+
+def test_a_visitor_back_from_the_wallet_app_sees_the_page_move_on_at_once(
+    live_server, browser, wallet_context, settings
+):
+    """Same phone, two apps: when the browser comes back to the front, the page asks at once."""
+    from tests.browser.conftest import PHONE
+
+    settings.REGISTERFT_POLL_INTERVAL_MS = 60_000  # the timer alone would wait a minute
+    context = new_context(browser, PHONE)
+    try:
+        visitor = context.new_page()
+        visitor.goto(f"{live_server.url}/")
+        wallet = wallet_context.new_page()
+        wallet.goto(visitor.locator("#invitation-url").input_value())
+        wallet.get_by_role("button", name="Accept connection").click()
+
+        # What a phone's browser fires when the visitor switches back to it from the wallet app.
+        visitor.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+        visitor.wait_for_url(re.compile(r"/name$"), timeout=5_000)
+    finally:
+        context.close()
