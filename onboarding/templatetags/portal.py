@@ -33,3 +33,15 @@ def ms_until(moment: datetime | None) -> int:
     if moment is None:
         return 0
     return max(0, int((moment - timezone.now()).total_seconds() * 1000))
+
+
+MOBILE_AGENT_WORDS = ("Mobi", "Android", "iPhone", "iPad", "iPod")
+
+
+@register.simple_tag(takes_context=True)
+def on_mobile(context: template.Context) -> bool:
+    """Whether the page was asked for by a phone or tablet's browser: there the wallet button
+    comes first even on a wide screen (CSS alone knows only the width)."""
+    request = context.get("request")
+    agent = request.headers.get("User-Agent", "") if request is not None else ""
+    return any(word in agent for word in MOBILE_AGENT_WORDS)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from onboarding.models import Registration
+from tests.browser.conftest import PHONE, Device, new_context
 from tests.browser.helpers import AxeReport, record
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -73,3 +74,23 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
     registration = Registration.objects.get()
     assert registration.state == Registration.State.ISSUED
     axe.assert_clean()
+
+
+@pytest.mark.parametrize(
+    ("width", "user_agent", "button_first"),
+    [(390, None, True), (1024, PHONE.user_agent, True), (1280, None, False)],
+    ids=["narrow", "wide-phone-browser", "desktop"],
+)
+def test_the_wallet_button_or_the_qr_code_comes_first(live_server, browser, width, user_agent, button_first):
+    device = Device(name=f"order-{width}", width=width, height=800, mobile=False, user_agent=user_agent)
+    context = new_context(browser, device)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/")
+        button = page.get_by_role("link", name="Open in wallet").bounding_box()
+        qr = page.locator("figure.qr").bounding_box()
+        assert (button["y"] < qr["y"]) is button_first
+        if not button_first:
+            assert qr["width"] >= 300  # large enough to scan from two metres
+    finally:
+        context.close()

@@ -114,3 +114,13 @@ def test_a_waiting_page_without_progress_offers_start_again_prominently(client, 
     assert 'data-stuck-in="0"' in stuck
     assert re.search(r'<div class="stuck-help" data-stuck-help\s*>', stuck)
     assert re.search(r'class="secondary-action" data-not-stuck\s+hidden', stuck)
+
+
+def test_a_phones_browser_gets_the_wallet_button_first_whatever_its_width(client):
+    tablet = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+    assert 'class="start-layout on-mobile"' in client.get("/", HTTP_USER_AGENT=tablet).content.decode()
+
+
+def test_a_desktop_browser_gets_the_qr_code_first(client):
+    desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
+    assert 'class="start-layout" data-invitation' in client.get("/", HTTP_USER_AGENT=desktop).content.decode()
