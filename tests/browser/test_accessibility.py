@@ -189,3 +189,36 @@ def test_the_spinner_stops_for_reduced_motion_and_focus_is_visible(live_server, 
         assert outline.startswith("solid") and not outline.endswith(" 0px")
     finally:
         context.close()
+
+
+def test_the_pages_that_hold_a_visitor_back_have_no_serious_axe_violations(live_server, visitor, device, settings):
+    """The registration window's "closed" page, the rate limit's page and the waiting line."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    axe = AxeReport()
+    shot = f"{device.name}-page"
+
+    settings.REGISTERFT_OPEN_FROM = timezone.now() + timedelta(days=1)
+    visitor.goto(f"{live_server.url}/")
+    assert "check_connection" not in visitor.content()
+    record(visitor, f"{shot}-closed", axe)
+    settings.REGISTERFT_OPEN_FROM = None
+
+    settings.REGISTERFT_MAX_IN_PROGRESS = 1
+    Registration.objects.create(backend="demo", invitation_id="busy", invitation_url="/busy")
+    visitor.goto(f"{live_server.url}/")
+    assert not visitor.locator("#invitation-url").count()
+    record(visitor, f"{shot}-waiting-line", axe)
+    Registration.objects.all().delete()
+    settings.REGISTERFT_MAX_IN_PROGRESS = 0
+
+    settings.REGISTERFT_RATE_INVITATIONS_PER_SESSION = (1, 3600)
+    visitor.goto(f"{live_server.url}/")
+    visitor.get_by_role("link", name="I have scanned the code").click()
+    visitor.get_by_role("button", name="Start again").click()
+    visitor.wait_for_load_state("load")
+    assert not visitor.locator("#invitation-url").count()
+    record(visitor, f"{shot}-429-rate-limited", axe)
+    axe.assert_clean()
