@@ -141,3 +141,14 @@ def test_the_bound_counts_offers_in_progress_and_not_visitors_typing(clock):
     assert started(new_visitor())
     assert started(new_visitor())
     assert admission.in_progress_count(now=clock()) == 2
+
+
+def test_the_waiting_page_is_german_by_default():
+    started(new_visitor()), started(new_visitor())
+    visitor = Client()  # no language chosen: German, as the original portal
+    page = visitor.get("/").content.decode()
+    assert "in line" not in page
+    assert "Sie sind gleich an der Reihe" in page
+    second = Client()
+    second.get("/")
+    assert "Sie sind Nummer 2 in der Warteschlange" in second.get("/queue/status").json()["message"]
