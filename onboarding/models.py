@@ -47,6 +47,9 @@ class Registration(models.Model):
     short_code = models.CharField(max_length=20, unique=True, default=new_short_code)
     connection_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
     process_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    # The offer sent before the current one, when the visitor asked for it to be sent again: a
+    # wallet that accepts the earlier offer after all has still got its credential.
+    previous_process_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
     attributes = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -344,6 +344,60 @@ def credential_offer(*, registration: Registration, attributes: dict[str, str]) 
     )
 
 
+def credential_offer_due_again(registration: Registration) -> bool:
+    """Whether the visitor may ask for the offer to be sent again: it has waited for the wallet
+    longer than ``REGISTERFT_STUCK_AFTER``."""
+    return (
+        registration.state == State.OFFERED
+        and registration.offered_at is not None
+        and timezone.now() - registration.offered_at >= timedelta(seconds=settings.REGISTERFT_STUCK_AFTER)
+    )
+
+
+def credential_reoffer(*, registration: Registration) -> Registration:
+    """Send the offer again over the same connection, for a wallet that never showed the first.
+
+    The issuer is asked first: a visitor whose wallet already accepted is never offered a second
+    credential. Raises ``IssuerError`` (nothing changes) or ``OfferInProgress``.
+    """
+    if not credential_offer_due_again(registration):
+        return registration
+    progress = _check_issuer(registration, force=True)
+    if progress.error is not None:
+        raise progress.error
+    registration = progress.registration
+    if registration.state != State.OFFERED:
+        return registration
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+    claimed = (
+        Registration.objects.filter(pk=registration.pk, state=State.OFFERED, process_id=registration.process_id)
+        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=stale))
+        .update(offer_started_at=now)
+    )
+    if not claimed:
+        raise OfferInProgress
+    try:
+        offer = get_issuer().offer_credential(
+            connection_id=registration.connection_id,
+            attributes=dict(registration.attributes or {}),
+            reference=str(registration.pk),
+        )
+    except IssuerError:
+        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
+        registration.refresh_from_db()
+        raise
+    logger.info("registration id=%s offer sent again", registration.pk)
+    return _transition(
+        registration,
+        (State.OFFERED,),
+        process_id=offer.process_id,
+        previous_process_id=registration.process_id,
+        offered_at=timezone.now(),
+        checked_at=timezone.now(),
+    )
+
+
 # --- The invitation ---------------------------------------------------------------------------
 
 
@@ -400,6 +454,13 @@ def registration_apply_credential_event(
     """Apply a credential exchange's new state; None if it is not ours."""
     registration = Registration.objects.filter(process_id=cred_ex_id).first()
     if registration is None:
+        earlier = Registration.objects.filter(previous_process_id=cred_ex_id).first() if cred_ex_id else None
+        if earlier is not None:
+            # An offer replaced by "send again": only its acceptance still matters.
+            registration_mark_heard(registration=earlier)
+            if state == CredentialState.ACCEPTED:
+                return registration_mark_issued(registration=earlier)
+            return earlier
         return _apply_credential_event_before_offer(
             cred_ex_id=cred_ex_id, connection_id=connection_id, state=state, detail=detail
         )

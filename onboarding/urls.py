@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(r"^name/?$", flow.NameView.as_view(), name="name"),
     path("loading/", flow.LoadingView.as_view(), name="loading"),
     path("loading/status", flow.CredentialStatusView.as_view(), name="credential_status"),
+    path("loading/again/", flow.ResendOfferView.as_view(), name="resend_offer"),
     re_path(r"^success/?$", flow.SuccessView.as_view(), name="success"),
     path("restart/", flow.RestartView.as_view(), name="restart"),
     path("i/<str:code>", flow.InvitationLinkView.as_view(), name="invitation"),

@@ -184,6 +184,7 @@ class WaitingView(FlowStepMixin, TemplateView):
             failure_message=failure_message(registration) if registration.state == State.FAILED else "",
             issuer_message=issuer_error_message(progress.error) if progress.error else "",
             status_url=reverse(self.status_url_name),
+            can_resend=self.page_step == Step.LOADING and registration.state == State.OFFERED,
         )
         return context
 
@@ -305,6 +306,34 @@ class SuccessView(TemplateView):
         context = self.get_context_data(**kwargs)
         context.update(step_context(Step.SUCCESS))
         return self.render_to_response(context)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ResendOfferView(FlowStepMixin, View):
+    """"Send the offer again" on the loading page, once the wallet has been silent for a while."""
+
+    steps = (Step.LOADING,)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        assert self.registration is not None
+        if not services.credential_offer_due_again(self.registration):
+            return redirect("onboarding:loading")
+        limited = limits.request_limited(request=request, action=limits.Action.OFFER)
+        if limited is not None:
+            return limits.rate_limited_response(request, limited)
+        try:
+            services.credential_reoffer(registration=self.registration)
+        except services.OfferInProgress:
+            pass  # another request of this visitor is sending it right now
+        except IssuerError as err:
+            logger.warning(
+                "credential offer again failed registration=%s error=%s http_status=%s",
+                self.registration.pk, err.message, err.http_status,
+            )
+            return issuer_error_response(request, err)
+        else:
+            messages.info(request, _("The offer has been sent to your wallet again."))
+        return redirect("onboarding:loading")
 
 
 class RestartView(View):
