@@ -187,7 +187,9 @@ def parse_database_url(name: str, url: str) -> dict[str, Any]:
     if not host:
         raise ImproperlyConfigured(f"{name} must name a host, as in postgres://user:password@host:5432/name.")
     if not database or "/" in database:
-        raise ImproperlyConfigured(f"{name} must end with one database name, as in postgres://user:password@host:5432/name.")
+        raise ImproperlyConfigured(
+            f"{name} must end with one database name, as in postgres://user:password@host:5432/name."
+        )
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": database,

@@ -358,10 +358,6 @@ REGISTERFT_OPEN_UNTIL = envdatetime("REGISTERFT_OPEN_UNTIL", tz=ZoneInfo(TIME_ZO
 if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= REGISTERFT_OPEN_UNTIL:
     raise ImproperlyConfigured("REGISTERFT_OPEN_FROM must be earlier than REGISTERFT_OPEN_UNTIL.")
 
-# --- Operations: probes, logs, metrics ----------------------------------------------------------
-# /readyz reports the issuer's reachability from a background check at most this many seconds old.
-REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
-
 # --- The visitor's pages: look, help and privacy ----------------------------------------------
 import re  # noqa: E402
 
@@ -464,15 +460,6 @@ if REDIS_URL:
     # every visitor in the middle of the flow back to the start. The price is one small row write
     # per changed session, and `manage.py clearsessions` removes expired rows (schedule it).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-# Log lines carry a request id (the caller's X-Request-ID when it is a plain token, else a new
-# one, also set on the response); text is one line per event, json one object per line.
-REGISTERFT_LOG_FORMAT = envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
-LOGGING["filters"] = {"request_id": {"()": "onboarding.logs.RequestIdFilter"}}
-LOGGING["formatters"].update(
-    text={"()": "onboarding.logs.TextFormatter"}, json={"()": "onboarding.logs.JsonFormatter"}
-)
-LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
-MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
 # Prometheus metrics at /metrics: off (404) unless REGISTERFT_METRICS is on; with a token, only for
 # "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
