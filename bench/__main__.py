@@ -114,6 +114,10 @@ class Portal:
             # venue's network) would stop it within a second. The per-session ones stay as they are.
             "REGISTERFT_RATE_INVITATIONS_PER_ADDRESS": "10000000/1m",
             "REGISTERFT_RATE_OFFERS_PER_ADDRESS": "10000000/1m",
+            # The line at the door (admission) spares a real agent that stalls past a few flows at
+            # once; the stand-in does not stall, and `/` is measured as a new visitor who gets the
+            # QR code, as the issue asks: no line here.
+            "REGISTERFT_MAX_IN_PROGRESS": "0",
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
@@ -298,7 +302,7 @@ class Bench:
         """Each POST needs its own visitor with a connected wallet: prepare more than the run
         can use, judging by the start page's speed (the same work, less the QR code)."""
         start_rps = max(measure.rps for measure in self.results["start"])
-        count = min(4000, max(300, int(start_rps * self.duration * 2.5)))
+        count = min(1000, max(200, int(start_rps * self.duration * 1.5)))
         log(f"preparing {count} visitors with a connected wallet for POST /name")
         visitors = flow.connected(self.portal.base_url, count)
         path = self.workdir / "name.txt"
@@ -308,7 +312,7 @@ class Bench:
         ))
         result = self.measure("name", "/name", mode="post", file=path, expect="loc:/loading/")
         if result.exhausted:
-            result.notes.append("ran out of prepared visitors: the figure is a lower bound")
+            result.notes.append(f"ran out of prepared visitors {result.exhausted} times: some POSTs were repeats")
 
     def run(self) -> dict[str, Any]:
         log("preparing 5 visitors waiting for their wallet and 5 waiting for their credential")
@@ -361,8 +365,9 @@ def ratio(results: dict[str, list[Measure]], key: str, index: int) -> float:
 
 def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[float], backend: str) -> str:
     lines = [
-        "| route | condition | req/s (1 / 2) | p50 ms (1 / 2) | p99 ms (1 / 2) | of ceiling (1 / 2) |",
-        "|---|---|---|---|---|---|",
+        "| route | condition | req/s (1 / 2) | p50 ms (1 / 2) | p99 ms (1 / 2) | of ceiling (1 / 2) "
+        "| portal CPU ms/req (1 / 2) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for key, label, condition in ROUTES:
         runs = results[key]
@@ -377,7 +382,7 @@ def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[fl
         if bad:
             notes.append(f"{bad} unexpected answers")
         lines.append(f"| {label} | {condition}{'; ' + '; '.join(notes) if notes else ''} | {' / '.join(pair[0])} | "
-                     f"{' / '.join(pair[1])} | {' / '.join(pair[2])} | {ratios} |")
+                     f"{' / '.join(pair[1])} | {' / '.join(pair[2])} | {ratios} | {' / '.join(f'{m.cpu_ms:.2f}' for m in runs)} |")
     lines.append("")
     lines.append(calls_line(calls, backend))
     lines.append(f"gunicorn worker RSS after the run: {', '.join(f'{size:.0f} MB' for size in rss)}.")
@@ -404,18 +409,31 @@ def _mean(values: list[float]) -> float:
 
 def targets(results: dict[str, list[Measure]], calls_by_backend: dict[str, dict[str, Any]],
             rss: list[float]) -> list[tuple[str, bool, str]]:
+    # Each route's two rounds are averaged: on a shared machine one round can land in a busy second.
+    # The portal's CPU time per request, steadier there, is shown beside each verdict.
     checks: list[tuple[str, bool, str]] = []
     rps = {key: _mean([m.rps for m in runs]) for key, runs in results.items()}
-    status_ratios = [ratio(results, key, i) for key in ("conn", "cred", "conn_slow", "cred_slow")
-                     for i in range(len(results[key]))]
-    checks.append((f"status endpoints >= {STATUS_MIN_RATIO:.0%} of the minimal view", min(status_ratios) >= STATUS_MIN_RATIO,
-                   f"lowest {min(status_ratios):.0%}"))
-    drifts = [abs(rps[key + "_slow"] - rps[key]) / rps[key] for key in ("conn", "cred")]
+    cpu = {key: _mean([m.cpu_ms for m in runs]) for key, runs in results.items()}
+
+    def of_ceiling(key: str) -> float:
+        return _mean([ratio(results, key, i) for i in range(len(results[key]))])
+
+    def change(key: str, other: str, values: dict[str, float]) -> float:
+        return abs(values[other] - values[key]) / values[key]
+
+    status = ("conn", "cred", "conn_slow", "cred_slow")
+    lowest = min(status, key=of_ceiling)
+    checks.append((f"status endpoints >= {STATUS_MIN_RATIO:.0%} of the minimal view",
+                   of_ceiling(lowest) >= STATUS_MIN_RATIO,
+                   f"lowest {of_ceiling(lowest):.0%} ({lowest}); by CPU per request "
+                   f"{min(cpu['minimal'] / cpu[key] for key in status):.0%}"))
+    drifts = [change(key, key + "_slow", rps) for key in ("conn", "cred")]
     checks.append((f"status endpoints the same with 100 ms issuer latency (within {LATENCY_TOLERANCE:.0%})",
-                   max(drifts) <= LATENCY_TOLERANCE, f"largest change {max(drifts):.0%}"))
-    start_ratios = [ratio(results, "start", i) for i in range(len(results["start"]))]
-    checks.append((f"/ >= {START_MIN_RATIO:.0%} of the minimal view", min(start_ratios) >= START_MIN_RATIO,
-                   f"lowest {min(start_ratios):.1%}"))
+                   max(drifts) <= LATENCY_TOLERANCE,
+                   f"largest change {max(drifts):.0%}; of CPU per request "
+                   f"{max(change(key, key + '_slow', cpu) for key in ('conn', 'cred')):.0%}"))
+    checks.append((f"/ >= {START_MIN_RATIO:.0%} of the minimal view", of_ceiling("start") >= START_MIN_RATIO,
+                   f"{of_ceiling('start'):.1%}; by CPU per request {cpu['minimal'] / cpu['start']:.1%}"))
     for backend, calls in calls_by_backend.items():
         per = calls.get("calls_per_registration")
         if backend == "acapy":
@@ -430,9 +448,11 @@ def targets(results: dict[str, list[Measure]], calls_by_backend: dict[str, dict[
                            f"shortest gap {gap:.1f} s, {per:.1f} calls per registration" if gap and per else "no gap"))
     checks.append((f"worker RSS <= {MAX_WORKER_RSS_MB} MB", bool(rss) and max(rss) <= MAX_WORKER_RSS_MB,
                    f"largest {max(rss):.0f} MB" if rss else "no workers found"))
-    many = [abs(rps[key + "_many"] - rps[key]) / rps[key] for key in ("conn", "cred")]
+    many = [change(key, key + "_many", rps) for key in ("conn", "cred")]
     checks.append((f"status endpoints with {MANY_SESSIONS:,} session files within {SESSION_FILES_TOLERANCE:.0%}",
-                   max(many) <= SESSION_FILES_TOLERANCE, f"largest change {max(many):.0%}"))
+                   max(many) <= SESSION_FILES_TOLERANCE,
+                   f"largest change {max(many):.0%}; of CPU per request "
+                   f"{max(change(key, key + '_many', cpu) for key in ('conn', 'cred')):.0%}"))
     return checks
 
 
@@ -474,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per measurement (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default: %(default)s)")
     options = parser.parse_args(argv)
+    # A SIGTERM (a CI runner's timeout) unwinds like Ctrl-C, so that the finally blocks stop gunicorn.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     wrk = require_wrk()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="registerft-bench-") as tmp:

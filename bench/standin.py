@@ -17,11 +17,14 @@ the benchmark can say how many calls one registration cost the issuer.
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
 import json
 import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,8 +86,14 @@ class StandIn:
         self.webhooks_failed = 0
         self.base_url = ""
         self._server: ThreadingHTTPServer | None = None
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="standin-wallet")
-        self._http = requests.Session()
+        # The wallet's answers wait on one timer thread, then go out from a small pool, so that a
+        # thousand visitors scanning at once do not need a thousand threads.
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="standin-wallet")
+        self._due: list[tuple[float, int, Callable[[Flow], None], Flow]] = []
+        self._due_changed = threading.Condition()
+        self._stopped = False
+        self._sequence = itertools.count()
+        self._http = threading.local()
 
     # --- Life cycle ---------------------------------------------------------------------------
 
@@ -99,6 +108,7 @@ class StandIn:
         self._server.daemon_threads = True
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, name="standin", daemon=True).start()
+        threading.Thread(target=self._run_timers, name="standin-timers", daemon=True).start()
         return self.base_url
 
     def stop(self) -> None:
@@ -106,6 +116,9 @@ class StandIn:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._due_changed:
+            self._stopped = True
+            self._due_changed.notify()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def reset_counts(self) -> None:
@@ -191,19 +204,32 @@ class StandIn:
         flow.credential_done = True
         self.webhook("issue_credential_v2_0", exchange_record(flow))
 
-    def _later(self, delay: float, action: Any, flow: Flow) -> None:
-        def run() -> None:
-            time.sleep(delay)
-            action(flow)
+    def _later(self, delay: float, action: Callable[[Flow], None], flow: Flow) -> None:
+        with self._due_changed:
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._sequence), action, flow))
+            self._due_changed.notify()
 
-        self._pool.submit(run)
+    def _run_timers(self) -> None:
+        while True:
+            with self._due_changed:
+                while not self._stopped and (not self._due or self._due[0][0] > time.monotonic()):
+                    self._due_changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                if self._stopped:
+                    return
+                _at, _sequence, action, flow = heapq.heappop(self._due)
+            try:
+                self._pool.submit(action, flow)
+            except RuntimeError:  # the pool was shut down meanwhile
+                return
 
     def webhook(self, topic: str, payload: dict[str, Any]) -> None:
         if not self.webhook_url:
             return
         headers = {"x-api-key": self.webhook_secret, **self.webhook_headers}
+        if not hasattr(self._http, "session"):
+            self._http.session = requests.Session()
         try:
-            response = self._http.post(
+            response = self._http.session.post(
                 f"{self.webhook_url}/topic/{topic}/", json=payload, headers=headers, timeout=10,
                 allow_redirects=False,
             )
