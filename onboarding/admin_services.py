@@ -85,7 +85,7 @@ def issuer_status() -> IssuerHealth:
     except IssuerError as err:
         # health() reports failures in its result; a backend that raises instead still counts as
         # "does not answer" rather than crashing the command or the readiness probe.
-        health = IssuerHealth(issuer.name, False, seconds=time.monotonic() - started, detail=str(err))
+        health = IssuerHealth(issuer.name, False, seconds=time.monotonic() - started, detail=err.detail())
     values = {"timeout": f"{settings.REGISTERFT_ISSUER_TIMEOUT:g}s", **health.settings}
     return replace(health, settings=mask_settings(values))
 

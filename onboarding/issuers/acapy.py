@@ -317,7 +317,7 @@ class AcaPyIssuer(HttpIssuer):
         try:
             data = self.request("GET", self.url("/status"), operation="health")
         except IssuerError as err:
-            return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=str(err),
+            return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=err.detail(),
                                 settings=described)
         version = _text(data, "version") if isinstance(data, dict) else ""
         return IssuerHealth(self.name, True, version=version, seconds=time.monotonic() - started,

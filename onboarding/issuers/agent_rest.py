@@ -118,9 +118,9 @@ class AgentRestIssuer(HttpIssuer):
         except IssuerRejected as err:
             # Any HTTP answer proves the agent is reachable.
             if err.http_status is None:
-                return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=str(err),
+                return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=err.detail(),
                                     settings=settings)
         except IssuerError as err:
-            return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=str(err),
+            return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=err.detail(),
                                 settings=settings)
         return IssuerHealth(self.name, True, seconds=time.monotonic() - started, settings=settings)

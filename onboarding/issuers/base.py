@@ -86,12 +86,15 @@ class IssuerError(Exception):
         self.body = body[:200]
 
     def __str__(self) -> str:
-        parts = [self.message]
-        if self.http_status is not None:
-            parts.append(f"(HTTP {self.http_status})")
-        if self.body:
-            parts.append(f"body: {self.body!r}")
-        return " ".join(parts)
+        # What goes into log lines: never the body, which may echo a visitor's details (an
+        # exchange record holds the credential's attributes).
+        if self.http_status is None:
+            return self.message
+        return f"{self.message} (HTTP {self.http_status})"
+
+    def detail(self) -> str:
+        """``str(self)`` with a snippet of the issuer's answer, for an admin's health check only."""
+        return f"{self} body: {self.body!r}" if self.body else str(self)
 
 
 class IssuerUnavailable(IssuerError):

@@ -61,6 +61,17 @@ def failure_message(registration: Registration) -> str:
     return _(FAILURE_MESSAGES.get(registration.failure, N_("Something went wrong with your registration.")))
 
 
+# Failures the wallet or the issuer agent explained: their own words (a problem report's text, or
+# the state the agent ended in) help the visitor and the help desk more than our summary alone.
+REASONED_FAILURES = (Registration.Failure.CONNECTION_FAILED, Registration.Failure.OFFER_DECLINED)
+
+
+def failure_reason(registration: Registration) -> str:
+    if registration.state != State.FAILED or registration.failure not in REASONED_FAILURES:
+        return ""
+    return registration.failure_detail
+
+
 STEP_MESSAGES = {
     Step.START: N_("Please start by scanning the QR code with your wallet."),
     Step.CHECK_CONNECTION: N_("Please connect your wallet first."),
@@ -182,6 +193,7 @@ class WaitingView(FlowStepMixin, TemplateView):
             registration=registration,
             failed=registration.state == State.FAILED,
             failure_message=failure_message(registration) if registration.state == State.FAILED else "",
+            failure_reason=failure_reason(registration),
             issuer_message=issuer_error_message(progress.error) if progress.error else "",
             status_url=reverse(self.status_url_name),
             can_resend=self.page_step == Step.LOADING and registration.state == State.OFFERED,

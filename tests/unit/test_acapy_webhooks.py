@@ -377,3 +377,34 @@ def test_a_declined_offer_shows_the_visitor_a_failure(client, hook, agent):
     page = client.get("/loading/")
     assert page.status_code == 200
     assert re.search(r"restart", page.content.decode())
+    # The wallet's own words come with our summary, escaped like any text.
+    assert re.search(r'class="failure-reason">[^<]*<q>issuance-abandoned: no</q>', page.content.decode())
+
+
+def test_a_failure_without_a_reason_from_the_agent_shows_only_the_summary(client, agent, clock, settings):
+    mock_invitation(agent)
+    client.get("/")
+    clock.advance(settings.REGISTERFT_INVITATION_TTL + 1)
+    page = client.get("/check_connection/").content.decode()
+    assert 'class="failure"' in page and "failure-reason" not in page
+
+
+def test_an_agents_answer_echoing_the_visitors_details_stays_out_of_the_logs(client, hook, agent, clock, caplog):
+    """A malformed exchange record carries the credential's attributes; the fallback check's
+    error is logged, but without the agent's answer."""
+    caplog.set_level("DEBUG")
+    mock_invitation(agent)
+    mock_did_and_offer(agent)
+    client.get("/")
+    deliver(hook, "connections", connection_event("active", "completed"))
+    assert client.post("/name", FORM).status_code == 302
+    agent.get(f"{ADMIN}/issue-credential-2.0/records/cx-1",
+              json={"cred_ex_record": {"cred_offer": {"credentialSubject": FORM}}})
+    clock.advance(11)
+
+    status = client.get("/loading/status").json()
+
+    assert status["issuer"] == "unavailable" and status["state"] == "waiting"
+    assert "issuer check failed" in caplog.text
+    for value in FORM.values():
+        assert value not in caplog.text
