@@ -39,11 +39,14 @@ DIDEXCHANGE = "https://didcomm.org/didexchange/1.1"
 CREDENTIAL_PREVIEW_TYPE = "issue-credential/2.0/credential-preview"
 
 # The issuer's connection record: `state` (ACA-Py's own words) and `rfc23_state` (DID exchange's).
-# "response" means the issuer answered the wallet's request; the wallet may already use the
-# connection, and ACA-Py accepts messages on it, so the portal moves on without waiting for "active".
-CONNECTED_STATES = frozenset({"response", "active", "completed"})
+# "response" means the issuer has sent its answer, not that the wallet has read it. An offer sent
+# then can reach a wallet that still holds the connection as "request-sent": ACA-Py's holder drops
+# it ("No connection ... found for credential offer"), seen with 30 visitors at once
+# (tests/integration/test_crowd.py). So the portal waits for "active": the wallet's DID exchange
+# "complete" message, or any later message of the wallet, which follows the response at once.
+CONNECTED_STATES = frozenset({"active", "completed"})
 FAILED_CONNECTION_STATES = frozenset({"abandoned", "error"})
-PENDING_CONNECTION_STATES = frozenset({"init", "invitation", "request", "start"})
+PENDING_CONNECTION_STATES = frozenset({"init", "invitation", "request", "response", "start"})
 
 # The issuer's credential exchange record (issue-credential 2.0).
 ACCEPTED_CREDENTIAL_STATES = frozenset({"done"})

@@ -46,7 +46,7 @@ def agent_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("agents")
 
 
-def _started(agent: Agent, request: pytest.FixtureRequest) -> Agent:
+def started_agent(agent: Agent, request: pytest.FixtureRequest) -> Agent:
     # The finalizer comes first, so that an agent is stopped even when starting it fails halfway.
     request.addfinalizer(agent.stop)
     agent.start()
@@ -59,7 +59,7 @@ def issuer_agent(acapy_executable, agent_dir, live_server, request) -> Agent:
     agent = Agent(
         acapy_executable, "issuer", agent_dir, webhook_url=f"{live_server.url}/webhooks/acapy#{WEBHOOK_SECRET}"
     )
-    return _started(agent, request)
+    return started_agent(agent, request)
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +67,14 @@ def holder_agent(acapy_executable, agent_dir, request) -> Agent:
     """A wallet that connects, accepts the offer and stores the credential by itself."""
     agent = Agent(acapy_executable, "holder", agent_dir,
                   extra_args=[*HOLDER_FLAGS, "--auto-respond-credential-offer"])
-    return _started(agent, request)
+    return started_agent(agent, request)
 
 
 @pytest.fixture(scope="session")
 def refusing_holder_agent(acapy_executable, agent_dir, request) -> Agent:
     """A wallet that connects but leaves a credential offer to its user (the test)."""
     agent = Agent(acapy_executable, "refuser", agent_dir, extra_args=HOLDER_FLAGS)
-    return _started(agent, request)
+    return started_agent(agent, request)
 
 
 @pytest.fixture

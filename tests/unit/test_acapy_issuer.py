@@ -134,7 +134,8 @@ def connection(state: str, rfc23: str, **extra) -> dict:
     [
         (connection("invitation", "invitation-sent"), ConnectionState.PENDING),
         (connection("request", "request-received"), ConnectionState.PENDING),
-        (connection("response", "response-sent"), ConnectionState.CONNECTED),
+        # The wallet may not have read the response yet: an offer now could be dropped.
+        (connection("response", "response-sent"), ConnectionState.PENDING),
         (connection("active", "completed"), ConnectionState.CONNECTED),
         (connection("completed", "completed"), ConnectionState.CONNECTED),
         (connection("abandoned", "abandoned"), ConnectionState.FAILED),

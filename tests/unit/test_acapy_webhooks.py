@@ -157,9 +157,12 @@ def test_an_active_connection_moves_the_registration_on(hook):
     assert registration.connection_id == "conn-1" and registration.connected_at is not None
 
 
-def test_the_issuers_response_already_counts_as_connected(hook):
+def test_the_issuers_response_is_not_yet_connected_but_the_wallets_completion_is(hook):
+    """An offer sent before the wallet has read the issuer's response is dropped by the wallet."""
     make_registration()
     deliver(hook, "connections", connection_event("response", "response-sent"))
+    assert Registration.objects.get().state == State.INVITED
+    deliver(hook, "connections", connection_event("active", "completed"))
     assert Registration.objects.get().state == State.CONNECTED
 
 
