@@ -7,6 +7,7 @@ fresh client, so examples do not share registrations or rate-limit counters.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from urllib.parse import quote
 
@@ -208,3 +209,60 @@ class HostileInputTests(TestCase):
             response = Client(HTTP_ACCEPT_LANGUAGE=accept_language).get("/name")
         assert response.status_code < 500
         assert response["Content-Language"] in SUPPORTED_LANGUAGES
+
+
+# --- Webhook bodies -------------------------------------------------------------------------------
+
+WEBHOOK_SECRET = "hostile-hook-secret"
+json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), any_unicode,
+                        st.sampled_from(MARKUP))
+json_value = st.recursive(json_scalar, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(any_unicode, inner, max_size=4)), max_leaves=12)
+# Events shaped like ACA-Py's, with any value in any field: the portal must read only what it can.
+EVENT_KEYS = ["state", "rfc23_state", "connection_id", "invitation_msg_id", "invi_msg_id", "oob_id", "cred_ex_id",
+              "role", "error_msg", "thread_id"]
+event_like = st.dictionaries(st.sampled_from(EVENT_KEYS), st.one_of(json_value, st.sampled_from(
+    ["active", "completed", "response", "done", "abandoned", "offer-sent", "msg-1", "conn-1", "cx-1", "issuer"])),
+    max_size=8)
+webhook_body = st.one_of(
+    event_like.map(lambda event: json.dumps(event).encode()),
+    json_value.map(lambda value: json.dumps(value).encode()),
+    st.binary(max_size=300),
+    st.sampled_from([b"", b"{", b"null", b"[]", b'{"state": "done"' + b" " * 70_000 + b"}"]),
+)
+
+
+class HostileWebhookTests(TestCase):
+    """Whatever the agent (or someone who knows the secret) posts, the webhook answers 2xx or 400,
+    and a registration moves only along the flow's own transitions."""
+
+    def setUp(self) -> None:
+        now = timezone.now()
+        self.invited = Registration.objects.create(
+            backend="acapy", invitation_id="msg-1", invitation_url="http://agent.test?oob=e30")
+        self.offered = Registration.objects.create(
+            backend="acapy", invitation_id="msg-2", invitation_url="http://agent.test?oob=e30",
+            state=Registration.State.OFFERED, connection_id="conn-2", process_id="cx-1",
+            connected_at=now, offered_at=now, attributes={"first_name": "Ada"})
+
+    @given(topic=st.sampled_from(["connections", "out_of_band", "issue_credential_v2_0", "basicmessages",
+                                  "x" * 80, "%3Cscript%3E"]),
+           body=webhook_body)
+    @example(topic="issue_credential_v2_0", body=json.dumps({"cred_ex_id": "cx-1", "state": "done"}).encode())
+    @example(topic="connections", body=json.dumps({"invitation_msg_id": "msg-1", "state": ["active"]}).encode())
+    @example(topic="connections", body=json.dumps({"invitation_msg_id": {"$ne": 1}, "state": "active"}).encode())
+    def test_any_webhook_body_is_acknowledged_or_refused_never_a_5xx(self, topic, body):
+        with self.settings(REGISTERFT_ISSUER="acapy", ACAPY_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                           ACAPY_ADMIN_URL="http://agent.test"):
+            response = Client().post(f"/webhooks/acapy/topic/{topic}/", body, content_type="application/json",
+                                     headers={"x-api-key": WEBHOOK_SECRET})
+        assert response.status_code in (200, 204, 400, 404), response.status_code
+        assert_no_reflected_markup(response.content.decode(errors="replace"), body.decode(errors="replace"))
+        allowed = {
+            self.invited.pk: {Registration.State.INVITED, Registration.State.CONNECTED, Registration.State.FAILED},
+            self.offered.pk: {Registration.State.OFFERED, Registration.State.ISSUED, Registration.State.FAILED},
+        }
+        assert Registration.objects.count() == 2  # an event never creates a registration
+        for registration in Registration.objects.all():
+            assert registration.state in allowed[registration.pk]
+            assert registration.attributes in ({}, {"first_name": "Ada"})
