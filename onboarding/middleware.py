@@ -28,3 +28,25 @@ class LanguageMiddleware:
         patch_vary_headers(response, ("Cookie",) if not settings.REGISTERFT_USE_BROWSER_LANGUAGE else ("Cookie", "Accept-Language"))
         response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
         return response
+
+
+class ProbeMiddleware:
+    """Answers /healthz and /readyz before anything reads the Host header.
+
+    A load balancer probes an instance by its address (``Host: 10.0.0.11:8000``), which is not one
+    of DJANGO_ALLOWED_HOSTS; Django's host check would answer 400 and take every instance out. The
+    probes build no link from the host and set no cookie, so skipping the check is safe for them
+    alone. Placed right after SecurityMiddleware, so they keep its headers.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+        from onboarding.views import health  # the views import settings-dependent modules
+
+        self.probes = {"/healthz": health.healthz, "/readyz": health.readyz}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)

@@ -112,3 +112,15 @@ def test_the_probes_only_answer_get(client):
 
 def test_the_probes_answer_head(client):
     assert client.head("/healthz").status_code == 200
+
+
+def test_a_load_balancer_probing_by_address_gets_an_answer_but_pages_keep_the_host_check(client, settings):
+    """The probes answer whatever the Host header says; every other path still needs an allowed host."""
+    settings.ALLOWED_HOSTS = ["portal.example.org"]
+    probe = {"HTTP_HOST": "10.0.0.11:8000"}
+    assert client.get("/healthz", **probe).status_code == 200
+    assert client.get("/readyz", **probe).status_code == 200
+    assert client.post("/readyz", **probe).status_code == 405
+    assert client.get("/", **probe).status_code == 400
+    assert client.get("/healthz/", **probe).status_code == 400  # only the probes' own paths
+    admin_services.issuer_refresh_wait()
