@@ -158,13 +158,33 @@ class StartView(TemplateView):
         return context
 
 
-def issuer_error_response(request: HttpRequest, error: IssuerError) -> HttpResponse:
-    return TemplateResponse(
-        request,
-        "onboarding/issuer_error.html",
-        {"message": issuer_error_message(error)},
-        status=error.status,
-    )
+# The start page tries again by itself after an issuer failure, waiting twice as long each time
+# (10 s, 20 s, ... 5 minutes), so that a crowd does not hammer an issuer that is coming back and a
+# visitor stays within the rate limit on new invitations.
+RETRY_FIRST_SECONDS = 10
+RETRY_MAX_SECONDS = 300
+
+
+def retry_after_seconds(attempt: int) -> int:
+    return min(RETRY_FIRST_SECONDS * 2 ** min(attempt, 10), RETRY_MAX_SECONDS)
+
+
+def issuer_error_response(request: HttpRequest, error: IssuerError, *, retry_path: str = "") -> HttpResponse:
+    """The issuer failed: a clear page with the status that says why.
+
+    A GET page tries again by itself (``?retry=N`` counts the attempts); after a form was sent,
+    the page offers ``retry_path`` instead, since sending the form again is the visitor's choice.
+    """
+    context: dict[str, Any] = {"message": issuer_error_message(error), "retry_url": retry_path or request.path}
+    if request.method == "GET" and not retry_path:
+        attempt = request.GET.get("retry", "")
+        attempt_number = int(attempt) if attempt.isdigit() and len(attempt) < 3 else 0
+        seconds = retry_after_seconds(attempt_number)
+        context.update(retry_url=f"{request.path}?retry={attempt_number + 1}", retry_seconds=seconds)
+    response = TemplateResponse(request, "onboarding/issuer_error.html", context, status=error.status)
+    if "retry_seconds" in context:
+        response["Retry-After"] = str(context["retry_seconds"])
+    return response
 
 
 class WaitingView(FlowStepMixin, TemplateView):
@@ -342,7 +362,7 @@ class ResendOfferView(FlowStepMixin, View):
                 "credential offer again failed registration=%s error=%s http_status=%s",
                 self.registration.pk, err.message, err.http_status,
             )
-            return issuer_error_response(request, err)
+            return issuer_error_response(request, err, retry_path=reverse("onboarding:loading"))
         else:
             messages.info(request, _("The offer has been sent to your wallet again."))
         return redirect("onboarding:loading")

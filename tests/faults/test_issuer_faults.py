@@ -13,6 +13,7 @@ and once the issuer behaves again the flow goes on without the visitor starting 
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -143,11 +144,19 @@ def test_the_start_page_explains_a_faulty_issuer_and_recovers(portal, issuer, vi
     response = visitor.get("/")
 
     body = assert_clear_page(response, expected)
+    retry_url = "/"
     if expected.is_error:
         assert not Registration.objects.exists()
         assert "<svg" not in body
+        # The page tries again by itself, waiting longer after each failure.
+        retry = re.search(r'data-retry-url="([^"]+)" data-retry-in="(\d+)"', body)
+        assert retry and retry.group(1) == "/?retry=1" and response["Retry-After"] == retry.group(2)
+        still_failing = visitor.get(retry.group(1))
+        later = re.search(r'data-retry-url="([^"]+)" data-retry-in="(\d+)"', still_failing.content.decode())
+        assert later.group(1) == "/?retry=2" and int(later.group(2)) == 2 * int(retry.group(2))
+        retry_url = later.group(1)
     issuer.heal()
-    again = visitor.get("/")
+    again = visitor.get(retry_url)
     assert again.status_code == 200
     assert "<svg" in again.content.decode()
     assert Registration.objects.count() == 1

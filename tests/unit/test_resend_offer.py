@@ -121,6 +121,9 @@ def test_an_issuer_failure_on_sending_again_shows_the_issuer_page_and_keeps_the_
     response = client.post("/loading/again/")
 
     assert response.status_code == 503
+    # The way back is the loading page (a GET), not the form's own address; nothing is re-sent by itself.
+    page = response.content.decode()
+    assert 'href="/loading/"' in page and "data-retry-in" not in page
     registration = Registration.objects.get()
     assert registration.process_id == before
     assert registration.offer_started_at is None  # a later try may claim the offer again
