@@ -22,9 +22,26 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 workers = _int("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2))
 worker_class = "gthread"
 threads = _int("GUNICORN_THREADS", 4)
-# Longer than the issuer's timeout (REGISTERFT_ISSUER_TIMEOUT, 10 s by default), so that a slow
-# issuer answers the visitor with the portal's own page instead of a killed worker.
-timeout = _int("GUNICORN_TIMEOUT", 30)
+
+def _issuer_timeout() -> float:
+    value = os.environ.get("REGISTERFT_ISSUER_TIMEOUT", "").strip()
+    try:
+        return float(value) if value else 10.0
+    except ValueError:
+        raise SystemExit(f"REGISTERFT_ISSUER_TIMEOUT must be a number of seconds, not {value!r}") from None
+
+
+# One request may call the issuer twice (the start page renewing an expired invitation; a first
+# ACA-Py offer that creates the portal's DID), each call up to REGISTERFT_ISSUER_TIMEOUT. The
+# worker's timeout is longer than both, so that a slow issuer answers the visitor with the
+# portal's own page (504) instead of a killed worker.
+_slowest_request = 2 * _issuer_timeout()
+timeout = _int("GUNICORN_TIMEOUT", max(30, int(_slowest_request) + 10))
+if timeout <= _slowest_request:
+    raise SystemExit(
+        f"GUNICORN_TIMEOUT ({timeout} s) must be longer than twice REGISTERFT_ISSUER_TIMEOUT "
+        f"({_slowest_request:g} s): a request may call the issuer twice."
+    )
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 0)

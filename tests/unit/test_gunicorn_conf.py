@@ -1,0 +1,56 @@
+"""gunicorn.conf.py: every setting from the environment, and a worker timeout that outlasts the
+issuer's."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+VARIABLES = ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_CERTFILE",
+             "GUNICORN_KEYFILE", "GUNICORN_FORWARDED_ALLOW_IPS", "REGISTERFT_ISSUER_TIMEOUT")
+
+
+@pytest.fixture
+def conf(monkeypatch):
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def load(**environment: str) -> dict:
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(CONF))
+
+    return load
+
+
+def test_the_defaults_serve_plain_http_on_loopback_with_threads(conf):
+    loaded = conf()
+    assert loaded["bind"] == ["127.0.0.1:8000"]
+    assert loaded["worker_class"] == "gthread" and loaded["threads"] == 4
+    assert loaded["certfile"] is None and loaded["keyfile"] is None
+    assert loaded["timeout"] == 30
+
+
+def test_tls_and_binds_come_from_the_environment(conf):
+    loaded = conf(GUNICORN_BIND="0.0.0.0:443,[::]:443", GUNICORN_CERTFILE="/etc/ssl/p.pem",
+                  GUNICORN_KEYFILE="/etc/ssl/p.key", GUNICORN_WORKERS="3")
+    assert loaded["bind"] == ["0.0.0.0:443", "[::]:443"]
+    assert (loaded["certfile"], loaded["keyfile"], loaded["workers"]) == ("/etc/ssl/p.pem", "/etc/ssl/p.key", 3)
+
+
+def test_a_longer_issuer_timeout_lengthens_the_worker_timeout(conf):
+    assert conf(REGISTERFT_ISSUER_TIMEOUT="25")["timeout"] == 60
+
+
+def test_a_worker_timeout_too_short_for_two_issuer_calls_stops_start_up(conf):
+    with pytest.raises(SystemExit, match="GUNICORN_TIMEOUT .*REGISTERFT_ISSUER_TIMEOUT"):
+        conf(GUNICORN_TIMEOUT="15")
+
+
+@pytest.mark.parametrize(("name", "value"), [("GUNICORN_WORKERS", "four"), ("REGISTERFT_ISSUER_TIMEOUT", "ten")])
+def test_a_bad_value_stops_start_up_naming_the_variable(conf, name, value):
+    with pytest.raises(SystemExit, match=name):
+        conf(**{name: value})
