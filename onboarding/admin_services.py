@@ -26,7 +26,7 @@ import qrcode
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from onboarding.issuers import get_issuer
@@ -276,17 +276,18 @@ def registration_purge(
         return PurgeResult(count, anonymise, dry_run, cutoff)
     with transaction.atomic():
         ids = list(targets.values_list("pk", flat=True))
-        demo_offers = [
-            process_id
-            for process_id in Registration.objects.filter(pk__in=ids, backend="demo")
-            .exclude(process_id="")
-            .values_list("process_id", flat=True)
-        ]
-        DemoCredential.objects.filter(pk__in=_uuids(demo_offers)).delete()
+        # Every offer the demo issuer made over these registrations' connections, including one
+        # replaced by "send the offer again", holds the details.
+        handles = Registration.objects.filter(pk__in=ids, backend="demo").values_list(
+            "connection_id", "process_id", "previous_process_id"
+        )
+        demo_connections = _uuids(connection_id for connection_id, _process, _previous in handles)
+        offers = _uuids(offer for _connection, process, previous in handles for offer in (process, previous))
+        DemoCredential.objects.filter(Q(connection_id__in=demo_connections) | Q(pk__in=offers)).delete()
         if anonymise:
             Registration.objects.filter(pk__in=ids).update(
                 attributes={}, failure_detail="", invitation_id="", invitation_url="", connection_id="", process_id="",
-                updated_at=timezone.now(),
+                previous_process_id="", updated_at=timezone.now(),
             )
         else:
             Registration.objects.filter(pk__in=ids).delete()

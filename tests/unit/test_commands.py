@@ -216,6 +216,23 @@ def test_purge_removes_one_persons_record_and_the_demo_issuers_copy():
     assert not DemoCredential.objects.exists()
 
 
+def test_purge_removes_every_demo_offer_on_the_persons_connection_including_a_replaced_one():
+    connection = DemoConnection.objects.create(label="event")
+    first = DemoCredential.objects.create(connection=connection, attributes={"last_name": "Lovelace"})
+    again = DemoCredential.objects.create(connection=connection, attributes={"last_name": "Lovelace"})
+    someone_else = DemoCredential.objects.create(connection=DemoConnection.objects.create(label="event"),
+                                                 attributes={"last_name": "Hopper"})
+    person = registration(days_ago=40, last_name="Lovelace")
+    Registration.objects.filter(pk=person.pk).update(
+        connection_id=str(connection.pk), process_id=str(again.pk), previous_process_id=str(first.pk))
+
+    run("purge_registrations", "--older-than", "30d", "--anonymise")
+
+    assert list(DemoCredential.objects.all()) == [someone_else]
+    person.refresh_from_db()
+    assert (person.attributes, person.process_id, person.previous_process_id) == ({}, "", "")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
