@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 
@@ -90,6 +91,8 @@ def test_the_redirect_tells_the_visitor_why(visitor):
     invited(visitor)
     page = visitor.get("/loading/", follow=True).content.decode()
     assert "Please connect your wallet first." in page
+    # In a status region, so that a screen reader says it too.
+    assert re.search(r'<ul class="messages" role="status">\s*<li[^>]*>Please connect your wallet first\.</li>', page)
 
 
 @pytest.mark.parametrize("path", ["/", "/check_connection/", "/loading/", "/success"])
