@@ -55,5 +55,27 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-# The access log carries paths only: no query string, no body, nothing a visitor typed.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# The access log carries paths only: no query string, no body, nothing a visitor typed; and the
+# request id the portal answered with, which its own lines for that request carry too.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
+
+# REGISTERFT_LOG_FORMAT=json: gunicorn's own lines (access and errors) are JSON objects too, one per
+# line on the same streams, so that a log shipper reads one format.
+if os.environ.get("REGISTERFT_LOG_FORMAT", "text").strip().lower() == "json":
+    _json_handler = {"class": "logging.StreamHandler", "formatter": "json"}
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "onboarding.logs.JsonFormatter"}},
+        "handlers": {
+            "json_access": {**_json_handler, "stream": "ext://sys.stdout"},
+            "json_error": {**_json_handler, "stream": "ext://sys.stderr"},
+        },
+        # Replaces gunicorn's default root (whose text handler is gone); the portal's own loggers
+        # are set up by Django's LOGGING in each worker.
+        "root": {"level": "WARNING", "handlers": ["json_error"]},
+        "loggers": {
+            "gunicorn.access": {"level": "INFO", "handlers": ["json_access"], "propagate": False},
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_error"], "propagate": False},
+        },
+    }

@@ -77,6 +77,15 @@ class TextFormatter(logging.Formatter):
         return _one_line(super().format(record))
 
 
+def _access_line_request_id(record: logging.LogRecord) -> str:
+    """gunicorn's access line is logged after the request, with the response's headers as its
+    arguments: the id the portal answered with is among them."""
+    if record.name != "gunicorn.access" or not isinstance(record.args, dict):
+        return ""
+    value = record.args.get("{x-request-id}o", "")
+    return value if isinstance(value, str) and SANE_REQUEST_ID.match(value) else ""
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO), level, logger, request_id, message, exception."""
 
@@ -85,7 +94,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+            "request_id": getattr(record, "request_id", None) or _access_line_request_id(record) or request_id_var.get(),
             "message": record.getMessage(),
         }
         if record.exc_info:

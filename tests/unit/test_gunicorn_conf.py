@@ -10,7 +10,7 @@ import pytest
 
 CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 VARIABLES = ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_CERTFILE",
-             "GUNICORN_KEYFILE", "GUNICORN_FORWARDED_ALLOW_IPS", "REGISTERFT_ISSUER_TIMEOUT")
+             "GUNICORN_KEYFILE", "GUNICORN_FORWARDED_ALLOW_IPS", "REGISTERFT_ISSUER_TIMEOUT", "REGISTERFT_LOG_FORMAT")
 
 
 @pytest.fixture
@@ -54,3 +54,29 @@ def test_a_worker_timeout_too_short_for_two_issuer_calls_stops_start_up(conf):
 def test_a_bad_value_stops_start_up_naming_the_variable(conf, name, value):
     with pytest.raises(SystemExit, match=name):
         conf(**{name: value})
+
+
+def test_access_lines_carry_the_request_id_and_no_query(conf):
+    log_format = conf()["access_log_format"]
+    assert "%({x-request-id}o)s" in log_format
+    assert "%(U)s" in log_format and "%(q)s" not in log_format and "%(r)s" not in log_format
+
+
+def test_with_json_logs_gunicorns_own_lines_are_json_objects(conf, capsys):
+    import json
+    import logging.config
+
+    loaded = conf(REGISTERFT_LOG_FORMAT="json")
+    logging.config.dictConfig(loaded["logconfig_dict"])
+    try:
+        # As gunicorn logs a request: the format, with the request's atoms as a dict.
+        atoms = {"h": "10.0.0.1", "m": "GET", "U": "/", "s": "200", "B": "5", "M": "3", "{x-request-id}o": "abc"}
+        logging.getLogger("gunicorn.access").info(loaded["access_log_format"], atoms)
+        entry = json.loads(capsys.readouterr().out.strip())
+        assert entry["message"] == '10.0.0.1 "GET /" 200 5 3ms request_id=abc'
+        assert entry["request_id"] == "abc" and entry["logger"] == "gunicorn.access"
+    finally:
+        for name in ("gunicorn.access", "gunicorn.error"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+    assert "logconfig_dict" not in conf(REGISTERFT_LOG_FORMAT="text")
