@@ -1,9 +1,21 @@
+import signal
+
 import pytest
 from django.core.cache import cache
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
 from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis profiles, loads ci when CI=true)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    # A run stopped from outside (a CI timeout, kill) unwinds like Ctrl-C, so that the fixtures'
+    # finalizers still stop the agents, servers and databases the tests started.
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(autouse=True)
