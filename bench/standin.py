@@ -92,6 +92,7 @@ class StandIn:
         self._due: list[tuple[float, int, Callable[[Flow], None], Flow]] = []
         self._due_changed = threading.Condition()
         self._stopped = False
+        self._running = 0
         self._sequence = itertools.count()
         self._http = threading.local()
 
@@ -118,7 +119,7 @@ class StandIn:
             self._server = None
         with self._due_changed:
             self._stopped = True
-            self._due_changed.notify()
+            self._due_changed.notify_all()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def reset_counts(self) -> None:
@@ -207,7 +208,7 @@ class StandIn:
     def _later(self, delay: float, action: Callable[[Flow], None], flow: Flow) -> None:
         with self._due_changed:
             heapq.heappush(self._due, (time.monotonic() + delay, next(self._sequence), action, flow))
-            self._due_changed.notify()
+            self._due_changed.notify_all()
 
     def _run_timers(self) -> None:
         while True:
@@ -217,10 +218,31 @@ class StandIn:
                 if self._stopped:
                     return
                 _at, _sequence, action, flow = heapq.heappop(self._due)
+                self._running += 1
             try:
-                self._pool.submit(action, flow)
+                self._pool.submit(self._run_one, action, flow)
             except RuntimeError:  # the pool was shut down meanwhile
                 return
+
+    def _run_one(self, action: Callable[[Flow], None], flow: Flow) -> None:
+        try:
+            action(flow)
+        finally:
+            with self._due_changed:
+                self._running -= 1
+                self._due_changed.notify_all()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until every answer the wallets still owe (and its webhook) has gone out, so that
+        one measurement's leftovers do not load the portal during the next. False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._due_changed:
+            while self._due or self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._due_changed.wait(min(remaining, 0.5))
+        return True
 
     def webhook(self, topic: str, payload: dict[str, Any]) -> None:
         if not self.webhook_url:
