@@ -6,6 +6,7 @@ operator can act on.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
@@ -47,6 +48,8 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
         number = int(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}.")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
     return number
@@ -60,6 +63,8 @@ def envfloat(name: str, default: float, *, minimum: float | None = None) -> floa
         number = float(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}.")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
     return number
@@ -71,6 +76,46 @@ def envlist(name: str, default: Iterable[str] = ()) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def envurl(name: str) -> str:
+    """An http(s) URL with a host, without its trailing slash; empty when unset."""
+    value = (os.environ.get(name) or "").strip().rstrip("/")
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL such as https://host.example.org, not {value!r}.")
+    return value
+
+
+def envorigins(name: str) -> list[str]:
+    """A comma-separated list of origins (scheme, host and port, no path); no wildcard."""
+    origins = envlist(name)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "*" in origin
+            or parts.path not in ("", "/")
+            or parts.query
+        ):
+            raise ImproperlyConfigured(
+                f"{name} must list origins such as https://events.example.org (no '*', no path), not {origin!r}."
+            )
+    return [origin.rstrip("/") for origin in origins]
+
+
+def envmapping(name: str) -> dict[str, str]:
+    """A comma-separated list of ``key=value`` pairs."""
+    mapping = {}
+    for item in envlist(name):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ImproperlyConfigured(f"{name} must be a list of name=value pairs, not {item!r}.")
+        mapping[key.strip()] = value.strip()
+    return mapping
 
 
 def envchoice(name: str, default: str, choices: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from registerft.env import envbool, envchoice, envfloat, envint, envlist, envstr
+from registerft.env import envbool, envchoice, envfloat, envint, envlist, envmapping, envorigins, envstr, envurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("REGISTERFT_VAR_DIR", str(BASE_DIR / "var")))
@@ -172,7 +172,7 @@ if _proxy_ssl_header:
 
 # Embedding the portal in another site's page: name the parent origins. The session and CSRF
 # cookies then need SameSite=None (which browsers accept only with Secure).
-REGISTERFT_FRAME_ANCESTORS = envlist("REGISTERFT_FRAME_ANCESTORS")
+REGISTERFT_FRAME_ANCESTORS = envorigins("REGISTERFT_FRAME_ANCESTORS")
 _cookie_samesite = "None" if REGISTERFT_FRAME_ANCESTORS else "Lax"
 SESSION_COOKIE_SAMESITE = envchoice("REGISTERFT_COOKIE_SAMESITE", _cookie_samesite, ("Lax", "Strict", "None"))
 CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
@@ -222,7 +222,7 @@ LOGGING = {
 REGISTERFT_EVENT_NAME = envstr("REGISTERFT_EVENT_NAME", "registerft")
 # Links in QR codes must reach the portal from a phone: without this setting they are built from
 # the host the page was requested on.
-REGISTERFT_PUBLIC_URL = (envstr("REGISTERFT_PUBLIC_URL", "") or "").rstrip("/")
+REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 
 # The "open in wallet" link on a phone: {url} is the invitation URL, {url_quoted} the same
 # percent-encoded, {oob} its oob parameter (for example didcomm://invite?oob={oob}).
@@ -283,13 +283,11 @@ def _form_fields() -> list[dict]:
 REGISTERFT_FORM_FIELDS = _form_fields()
 
 # The original agent REST API (REGISTERFT_ISSUER=agent-rest).
-AGENT_REST_CONNECTION_URL = (envstr("AGENT_REST_CONNECTION_URL", "") or "").rstrip("/")
-AGENT_REST_ISSUER_URL = (envstr("AGENT_REST_ISSUER_URL", "") or "").rstrip("/")
+AGENT_REST_CONNECTION_URL = envurl("AGENT_REST_CONNECTION_URL")
+AGENT_REST_ISSUER_URL = envurl("AGENT_REST_ISSUER_URL")
 AGENT_REST_CREDENTIAL_DEFINITION_ID = envstr("AGENT_REST_CREDENTIAL_DEFINITION_ID", "")
 # form field=attribute name at the issuer, comma-separated; fields not named keep their own name.
-AGENT_REST_ATTRIBUTE_NAMES = dict(
-    item.split("=", 1) for item in envlist("AGENT_REST_ATTRIBUTE_NAMES") if "=" in item
-)
+AGENT_REST_ATTRIBUTE_NAMES = envmapping("AGENT_REST_ATTRIBUTE_NAMES")
 AGENT_REST_API_KEY_HEADER = envstr("AGENT_REST_API_KEY_HEADER", "X-API-Key")
 AGENT_REST_API_KEY = envstr("AGENT_REST_API_KEY", "")
 AGENT_REST_ACCEPTED_STATES = envlist("AGENT_REST_ACCEPTED_STATES", ["DONE", "COMPLETED", "ACCEPTED", "ISSUED"])
@@ -322,7 +320,7 @@ REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, min
 # --- ACA-Py (REGISTERFT_ISSUER=acapy) -----------------------------------------------------------
 # The agent's admin API and its key (sent as X-API-Key). The agent posts state changes to
 # <portal>/webhooks/acapy with this secret after "#" in its --webhook-url.
-ACAPY_ADMIN_URL = (envstr("ACAPY_ADMIN_URL", "") or "").rstrip("/")
+ACAPY_ADMIN_URL = envurl("ACAPY_ADMIN_URL")
 ACAPY_ADMIN_API_KEY = envstr("ACAPY_ADMIN_API_KEY", "") or ""
 ACAPY_WEBHOOK_SECRET = envstr("ACAPY_WEBHOOK_SECRET", "") or ""
 # ld_proof: a W3C credential signed by the portal's did:key (no ledger needed). anoncreds/indy: an

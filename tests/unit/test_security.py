@@ -298,6 +298,14 @@ def test_start_up_fails_without_allowed_hosts_when_debug_is_off(tmp_path):
         ("REGISTERFT_FORM_FIELDS", "first_name,last_name"),
         ("REGISTERFT_COOKIE_SAMESITE", "Sometimes"),
         ("DJANGO_DEBUG", "maybe"),
+        ("REGISTERFT_ISSUER_TIMEOUT", "nan"),
+        ("REGISTERFT_STATUS_CHECK_INTERVAL", "inf"),
+        ("REGISTERFT_PUBLIC_URL", "register.example.org"),
+        ("ACAPY_ADMIN_URL", "localhost:8031"),
+        ("AGENT_REST_ATTRIBUTE_NAMES", "first_name=firstName,lastName"),
+        ("REGISTERFT_FRAME_ANCESTORS", "*"),
+        ("REGISTERFT_FRAME_ANCESTORS", "https://*.example.org"),
+        ("REGISTERFT_FRAME_ANCESTORS", "https://events.example.org/page"),
     ],
 )
 def test_start_up_fails_on_a_bad_value_naming_the_variable(tmp_path, name, value):
