@@ -75,3 +75,41 @@ def test_a_declined_credential_is_a_failure_with_start_again(client):
     client.post("/restart/")
     assert client.get("/").status_code == 200
     assert Registration.objects.count() == 2
+
+
+def headings_through_the_flow(language: str, client, wallet) -> dict[str, str]:
+    """Each step's page in ``language``: its h1, as the visitor reads it, and its own wallet too."""
+    client.cookies["django_language"] = language
+    wallet.cookies["django_language"] = language
+    seen = {}
+
+    def read(step: str, response) -> None:
+        assert response.status_code == 200, (language, step)
+        assert response["Content-Language"] == language, (language, step)
+        seen[step] = re.search(r"<h1>(.*?)</h1>", response.content.decode(), re.S).group(1).strip()
+
+    start = client.get("/")
+    read("start", start)
+    wallet_path = wallet_path_from(start.content.decode(), wallet)
+    read("demo wallet", wallet.get(wallet_path))
+    read("check_connection", client.get("/check_connection/"))
+    wallet.post(wallet_path, {"action": "connect"})
+    assert client.get("/check_connection/status").json()["next"] == "/name"
+    read("name", client.get("/name"))
+    assert client.post("/name", {"first_name": "Ada", "last_name": "Lovelace", "institution": "AE"}).status_code == 302
+    read("loading", client.get("/loading/"))
+    credential = re.search(r'name="credential" value="([^"]+)"', wallet.get(wallet_path).content.decode()).group(1)
+    wallet.post(wallet_path, {"action": "accept", "credential": credential})
+    assert client.get("/loading/status").json()["next"] == "/success"
+    read("success", client.get("/success"))
+    return seen
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "it"])
+def test_a_visitor_completes_the_flow_in_each_language_with_every_page_translated(client, language):
+    english = headings_through_the_flow("en", type(client)(), type(client)())
+    translated = headings_through_the_flow(language, client, type(client)())
+    assert translated.keys() == english.keys()
+    untranslated = [step for step in english if translated[step] == english[step]]
+    assert not untranslated, f"{language}: {untranslated} show the English heading"
+    assert Registration.objects.filter(state=Registration.State.ISSUED).count() == 2
