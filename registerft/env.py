@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Any
@@ -116,6 +117,31 @@ def envmapping(name: str) -> dict[str, str]:
             raise ImproperlyConfigured(f"{name} must be a list of name=value pairs, not {item!r}.")
         mapping[key.strip()] = value.strip()
     return mapping
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG 2.1 contrast ratio of white against ``#rrggbb``."""
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (int(colour[index:index + 2], 16) for index in (1, 3, 5))
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 1.05 / (luminance + 0.05)
+
+
+def envcolour(name: str, default: str) -> str:
+    """A colour ``#rrggbb`` that white text is readable on (WCAG AA for normal text, 4.5:1)."""
+    value = (os.environ.get(name) or "").strip() or default
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        raise ImproperlyConfigured(f"{name} must be a colour written #rrggbb, not {value!r}.")
+    ratio = contrast_with_white(value)
+    if ratio < 4.5:
+        raise ImproperlyConfigured(
+            f"{name}: white text on {value} has a contrast of {ratio:.2f}:1; WCAG AA needs 4.5:1. Choose a darker colour."
+        )
+    return value
 
 
 def envchoice(name: str, default: str, choices: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from registerft.env import envbool, envchoice, envfloat, envint, envlist, envmapping, envorigins, envstr, envurl
+from registerft.env import envbool, envchoice, envcolour, envfloat, envint, envlist, envmapping, envorigins, envstr, envurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("REGISTERFT_VAR_DIR", str(BASE_DIR / "var")))
@@ -358,7 +358,6 @@ if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= RE
     raise ImproperlyConfigured("REGISTERFT_OPEN_FROM must be earlier than REGISTERFT_OPEN_UNTIL.")
 
 # --- The visitor's pages: look, help and privacy ----------------------------------------------
-import re  # noqa: E402
 
 # A folder whose templates override the portal's own (for example onboarding/privacy.html or a
 # base.html with the event's own header); it is searched before the portal's templates.
@@ -368,11 +367,8 @@ if REGISTERFT_TEMPLATE_DIR:
 # The event's logo (a URL of the portal's own origin, since the CSP allows no other: for example
 # a file under static/) and its colours (#rrggbb; white text must be readable on them, WCAG AA).
 REGISTERFT_EVENT_LOGO = envstr("REGISTERFT_EVENT_LOGO", "") or ""
-REGISTERFT_BRAND_COLOUR = envstr("REGISTERFT_BRAND_COLOUR", "#0b5394") or "#0b5394"
-REGISTERFT_BRAND_DARK_COLOUR = envstr("REGISTERFT_BRAND_DARK_COLOUR", "#083d6e") or "#083d6e"
-for _name in ("REGISTERFT_BRAND_COLOUR", "REGISTERFT_BRAND_DARK_COLOUR"):
-    if not re.fullmatch(r"#[0-9a-fA-F]{6}", globals()[_name]):
-        raise ImproperlyConfigured(f"{_name} must be a colour written #rrggbb, not {globals()[_name]!r}.")
+REGISTERFT_BRAND_COLOUR = envcolour("REGISTERFT_BRAND_COLOUR", "#0b5394")
+REGISTERFT_BRAND_DARK_COLOUR = envcolour("REGISTERFT_BRAND_DARK_COLOUR", "#083d6e")
 # A waiting page without progress for this many seconds offers "start again" prominently.
 REGISTERFT_STUCK_AFTER = envint("REGISTERFT_STUCK_AFTER", 90, minimum=5)
 

@@ -69,17 +69,29 @@ def test_a_configured_logo_appears_in_the_header(client, settings):
     assert '<img class="event-logo" src="/static/onboarding/img/favicon.svg" alt="">' in client.get("/help/").content.decode()
 
 
-def test_a_bad_brand_colour_stops_start_up(monkeypatch):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("red; background: url(x)", "#rrggbb"), ("#ffcc00", "contrast of 1.51:1"), ("#777777", "contrast of 4.48:1")],
+)
+def test_a_bad_or_unreadable_brand_colour_stops_start_up(monkeypatch, value, message):
+    """Buttons carry white text on the brand colour: it must pass WCAG AA (4.5:1)."""
     import importlib
 
     import registerft.settings
 
     monkeypatch.setenv("DJANGO_DEBUG", "1")
-    monkeypatch.setenv("REGISTERFT_BRAND_COLOUR", "red; background: url(x)")
-    with pytest.raises(ImproperlyConfigured, match="REGISTERFT_BRAND_COLOUR"):
+    monkeypatch.setenv("REGISTERFT_BRAND_COLOUR", value)
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         importlib.reload(registerft.settings)
     monkeypatch.delenv("REGISTERFT_BRAND_COLOUR")
     importlib.reload(registerft.settings)
+
+
+@pytest.mark.parametrize(("colour", "ratio"), [("#000000", 21.0), ("#ffffff", 1.0), ("#0b5394", 7.84), ("#767676", 4.54)])
+def test_the_contrast_with_white_follows_wcag(colour, ratio):
+    from registerft.env import contrast_with_white
+
+    assert contrast_with_white(colour) == pytest.approx(ratio, abs=0.05)
 
 
 def test_the_start_page_tells_when_the_code_runs_out_and_has_a_hidden_fresh_qr_action(client, settings):
