@@ -389,9 +389,15 @@ def credential_reoffer(*, registration: Registration) -> Registration:
         return registration
     now = timezone.now()
     stale = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+    # Claimed when no offer is being sent: none started, one started no later than the current
+    # offer was made (it was that offer), or one whose sender has surely given up.
     claimed = (
         Registration.objects.filter(pk=registration.pk, state=State.OFFERED, process_id=registration.process_id)
-        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=stale))
+        .filter(
+            Q(offer_started_at__isnull=True)
+            | Q(offer_started_at__lte=registration.offered_at)
+            | Q(offer_started_at__lt=stale)
+        )
         .update(offer_started_at=now)
     )
     if not claimed:

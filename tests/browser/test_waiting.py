@@ -110,3 +110,40 @@ def test_a_visitor_back_from_the_wallet_app_sees_the_page_move_on_at_once(
         visitor.wait_for_url(re.compile(r"/name$"), timeout=5_000)
     finally:
         context.close()
+
+
+def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
+    live_server, visitor, wallet_context, device, settings
+):
+    """The details form with its errors and the loading page past REGISTERFT_STUCK_AFTER, under axe;
+    then "send the offer again" and the wallet accepts the new offer."""
+    axe = AxeReport()
+    settings.REGISTERFT_STUCK_AFTER = 1
+    visitor.goto(f"{live_server.url}/")
+    wallet = wallet_context.new_page()
+    wallet.goto(visitor.locator("#invitation-url").input_value())
+    wallet.get_by_role("button", name="Accept connection").click()
+    visitor.wait_for_url(re.compile(r"/name$"))
+    visitor.get_by_role("button", name="Send to my wallet").click()
+    visitor.wait_for_load_state("load")
+    record(visitor, f"{device.name}-details-errors", axe)
+    visitor.get_by_label("First name").fill("Annie")
+    visitor.get_by_label("Last name").fill("Easley")
+    visitor.get_by_label("Institution").fill("NASA")
+    visitor.get_by_role("button", name="Send to my wallet").click()
+    visitor.wait_for_url(re.compile(r"/loading/$"))
+
+    again = visitor.get_by_role("button", name="Send the offer again")
+    again.wait_for(state="visible", timeout=5_000)
+    record(visitor, f"{device.name}-loading-stuck", axe)
+    with visitor.expect_navigation():
+        again.click()
+    assert "The offer has been sent to your wallet again." in visitor.locator("[role=status]").first.inner_text()
+    registration = Registration.objects.get()
+    assert registration.previous_process_id and registration.process_id != registration.previous_process_id
+
+    wallet.reload()
+    wallet.locator(f'form:has(input[value="{registration.process_id}"])').get_by_role(
+        "button", name="Accept credential").click()
+    visitor.wait_for_url(re.compile(r"/success$"))
+    axe.assert_clean()

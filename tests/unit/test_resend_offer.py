@@ -2,6 +2,7 @@
 credential for a visitor who already accepted."""
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -128,3 +129,23 @@ def test_an_issuer_failure_on_sending_again_shows_the_issuer_page_and_keeps_the_
     assert registration.process_id == before
     assert registration.offer_started_at is None  # a later try may claim the offer again
     assert registration.state == Registration.State.OFFERED
+
+
+def test_the_offer_is_sent_again_soon_after_the_first_when_the_setting_says_so(client, offered, clock, settings):
+    """The first offer's claim is over once it was made: a short REGISTERFT_STUCK_AFTER works too."""
+    settings.REGISTERFT_STUCK_AFTER = 5
+    first = Registration.objects.get().process_id
+    clock.advance(6)
+    client.post("/loading/again/")
+    registration = Registration.objects.get()
+    assert registration.previous_process_id == first and registration.process_id != first
+
+
+def test_two_clicks_at_once_send_one_new_offer(client, offered, clock):
+    clock.advance(61)
+    registration = Registration.objects.get()
+    # The other click's request has claimed the offer and is sending it right now.
+    Registration.objects.filter(pk=registration.pk).update(offer_started_at=clock() - timedelta(seconds=1))
+    response = client.post("/loading/again/")
+    assert response.status_code == 302
+    assert DemoCredential.objects.count() == 1
