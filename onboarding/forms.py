@@ -57,12 +57,15 @@ class DetailsForm(forms.Form):
 
     def _post_clean(self) -> None:
         super()._post_clean()
-        # Tie each error message to its field for screen readers.
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
-                )
+        # Tie each error message to its field for screen readers, and start the visitor (keyboard
+        # and screen reader alike) on the first field to correct.
+        invalid = [name for name in self.fields if name in self.errors]
+        for name in invalid:
+            self.fields[name].widget.attrs.update(
+                {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}_error"}
+            )
+        if invalid:
+            self.fields[invalid[0]].widget.attrs["autofocus"] = True
 
     def attributes(self) -> dict[str, str]:
         return {name: value for name, value in self.cleaned_data.items() if value}

@@ -120,7 +120,8 @@ def test_a_visitor_completes_the_form_with_the_keyboard_alone(live_server, brows
         described_by = first.get_attribute("aria-describedby")
         assert visitor.locator(f"#{described_by}").inner_text().strip()
 
-        first.focus()  # the visitor would Tab back to it; the page keeps no focus of its own
+        # The page starts the visitor on the first field to correct: no Tab back needed.
+        assert visitor.evaluate("document.activeElement.id") == "id_first_name"
         visitor.keyboard.type("Katherine")
         visitor.keyboard.press("Tab")
         visitor.keyboard.type("Johnson")
@@ -160,9 +161,25 @@ def test_the_pages_fit_a_narrow_screen_without_sideways_scrolling(live_server, b
             visitor.goto(f"{live_server.url}{path}")
             check(name)
         visitor.goto(f"{live_server.url}/")
-        connect_demo_wallet(visitor, wallet_context)
+        wallet = connect_demo_wallet(visitor, wallet_context)
         visitor.wait_for_url(re.compile(r"/name$"))
         check("details")
+        visitor.get_by_role("button", name="Send to my wallet").click()  # empty: the errors
+        visitor.wait_for_load_state("load")
+        check("details-errors")
+        visitor.get_by_label("First name").fill("Hedy")
+        visitor.get_by_label("Last name").fill("Lamarr")
+        visitor.get_by_label("Institution").fill("Frequency Hopping Society of the Greater Area")
+        visitor.get_by_role("button", name="Send to my wallet").click()
+        visitor.wait_for_url(re.compile(r"/loading/$"))
+        check("loading")
+        wallet.get_by_role("button", name="Accept credential").click()
+        visitor.wait_for_url(re.compile(r"/success$"))
+        check("success")
+        visitor.goto(f"{live_server.url}/")
+        visitor.get_by_role("link", name="I have scanned the code").click()
+        visitor.wait_for_url(re.compile(r"/check_connection/$"))
+        check("check-connection")
         assert not too_wide, f"pages wider than {width}px: {too_wide}"
     finally:
         context.close()

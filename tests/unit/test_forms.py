@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -197,6 +198,9 @@ def test_an_error_is_shown_next_to_its_field_and_tied_to_it(on_the_form):
     assert 'aria-describedby="id_first_name_error"' not in page
     # What the visitor typed in the other fields is kept.
     assert 'value="Analytical Engines"' in page
+    # The page opens on the field to correct, and only on that one.
+    assert re.search(r'<input[^>]*name="last_name"[^>]*autofocus', page)
+    assert page.count("autofocus") == 1
 
 
 def test_the_form_marks_the_visitors_details_as_sensitive(on_the_form):
