@@ -12,6 +12,21 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The first test that needs the ACA-Py agent installs it into its own virtualenv (a minute or
+    more on a fresh machine): that test gets the install's time on top of its own limit."""
+    from tests.integration.agents import INSTALL_TIMEOUT, VENV
+
+    if (VENV / "bin" / "aca-py").exists():
+        return
+    for item in items:
+        if "acapy_executable" in getattr(item, "fixturenames", ()):
+            marker = item.get_closest_marker("timeout")
+            own = marker.args[0] if marker and marker.args else config.getini("timeout")
+            item.add_marker(pytest.mark.timeout(INSTALL_TIMEOUT + float(own or 300)), append=False)
+            return
+
+
 def pytest_configure(config):
     # A run stopped from outside (a CI timeout, kill) unwinds like Ctrl-C, so that the fixtures'
     # finalizers still stop the agents, servers and databases the tests started.
