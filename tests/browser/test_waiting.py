@@ -17,23 +17,32 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def test_an_expired_qr_code_is_replaced_in_place_and_the_fresh_one_works(
     live_server, visitor, wallet_context, device, settings
 ):
+    """In French, to see the language kept: the fresh code keeps the visitor's session and
+    language, and a wallet scanning it goes all the way to the credential."""
     axe = AxeReport()
     settings.REGISTERFT_INVITATION_TTL = 2
     visitor.goto(f"{live_server.url}/")
+    visitor.get_by_role("button", name="Français").click()
+    visitor.wait_for_load_state("load")
+    assert visitor.locator("html").get_attribute("lang") == "fr"
     old_link = visitor.locator("#invitation-url").input_value()
+    session = next(c["value"] for c in visitor.context.cookies() if c["name"] == "sessionid")
 
-    fresh = visitor.get_by_role("link", name="Get a fresh QR code")
+    fresh = visitor.locator("[data-fresh-qr] a")
     fresh.wait_for(state="visible", timeout=10_000)
-    assert "expired" in visitor.locator(".status-message[role=status]").inner_text()
+    assert "expiré" in visitor.locator(".status-message[role=status]").inner_text()
     assert visitor.url == f"{live_server.url}/"  # the page stayed, with the visitor's session
     record(visitor, f"{device.name}-expiry-1-expired", axe)
 
     settings.REGISTERFT_INVITATION_TTL = 600
+    assert fresh.inner_text() == "Obtenir un nouveau code QR"
     fresh.click()
     visitor.wait_for_load_state("load")
     new_link = visitor.locator("#invitation-url").input_value()
     assert new_link != old_link
-    assert visitor.get_by_role("link", name="Get a fresh QR code").is_hidden()
+    assert visitor.locator("[data-fresh-qr]").is_hidden()
+    assert visitor.locator("html").get_attribute("lang") == "fr"
+    assert next(c["value"] for c in visitor.context.cookies() if c["name"] == "sessionid") == session
     record(visitor, f"{device.name}-expiry-2-fresh", axe)
 
     wallet = wallet_context.new_page()
@@ -41,7 +50,13 @@ def test_an_expired_qr_code_is_replaced_in_place_and_the_fresh_one_works(
     wallet.goto(new_link)
     wallet.get_by_role("button", name="Accept connection").click()
     visitor.wait_for_url(re.compile(r"/name$"))
-    assert Registration.objects.filter(state=Registration.State.CONNECTED).count() == 1
+    for name, value in (("first_name", "Mary"), ("last_name", "Jackson"), ("institution", "NACA")):
+        visitor.locator(f'[name="{name}"]').fill(value)
+    visitor.locator(".details-form button[type=submit]").click()
+    visitor.wait_for_url(re.compile(r"/loading/$"))
+    wallet.get_by_role("button", name="Accept credential").click()  # the wallet's page shows the offer by itself
+    visitor.wait_for_url(re.compile(r"/success$"))
+    assert Registration.objects.filter(state=Registration.State.ISSUED).count() == 1
     axe.assert_clean()
 
 
@@ -123,6 +138,7 @@ def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
     wallet = wallet_context.new_page()
     wallet.goto(visitor.locator("#invitation-url").input_value())
     wallet.get_by_role("button", name="Accept connection").click()
+    wallet_url = wallet.url
     visitor.wait_for_url(re.compile(r"/name$"))
     visitor.get_by_role("button", name="Send to my wallet").click()
     visitor.wait_for_load_state("load")
@@ -142,7 +158,8 @@ def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
     registration = Registration.objects.get()
     assert registration.previous_process_id and registration.process_id != registration.previous_process_id
 
-    wallet.reload()
+    wallet = wallet_context.new_page()  # the wallet opened again (its first page may be moving on by itself)
+    wallet.goto(wallet_url)
     wallet.locator(f'form:has(input[value="{registration.process_id}"])').get_by_role(
         "button", name="Accept credential").click()
     visitor.wait_for_url(re.compile(r"/success$"))
