@@ -237,6 +237,10 @@ class PurgeResult:
     anonymised: bool
     dry_run: bool
     cutoff: datetime | None = None
+    # The issuer agent's records of the offers, deleted there; and the registrations kept for a
+    # later run because the agent could not delete theirs.
+    agent_records_deleted: int = 0
+    kept_for_agent: int = 0
 
 
 def _purge_targets(*, older_than: timedelta | None, registration_id: str | None) -> QuerySet[Registration]:
@@ -267,15 +271,19 @@ def registration_purge(
 
     Anonymising keeps the state and the times (for statistics) and drops everything that points
     at the person: the submitted details and the issuer's handles for the connection and offer.
-    The demo issuer keeps the offered details in this database too, so its copy goes as well.
+    The demo issuer keeps the offered details in this database too, so its copy goes as well; an
+    agent that keeps its own record of each offer (ACA-Py) is asked to delete it first, and a
+    registration whose record the agent could not delete stays for the next run.
     """
     targets = _purge_targets(older_than=older_than, registration_id=registration_id)
     cutoff = timezone.now() - older_than if older_than is not None else None
     count = targets.count()
     if dry_run or not count:
         return PurgeResult(count, anonymise, dry_run, cutoff)
+    ids = list(targets.values_list("pk", flat=True))
+    deleted_at_agent, kept = _forget_at_the_agent(ids)
+    ids = [pk for pk in ids if pk not in kept]
     with transaction.atomic():
-        ids = list(targets.values_list("pk", flat=True))
         # Every offer the demo issuer made over these registrations' connections, including one
         # replaced by "send the offer again", holds the details.
         handles = Registration.objects.filter(pk__in=ids, backend="demo").values_list(
@@ -291,7 +299,26 @@ def registration_purge(
             )
         else:
             Registration.objects.filter(pk__in=ids).delete()
-    return PurgeResult(count, anonymise, dry_run, cutoff)
+    return PurgeResult(len(ids), anonymise, dry_run, cutoff, deleted_at_agent, len(kept))
+
+
+def _forget_at_the_agent(ids: list[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:
+    """Delete the configured agent's records of these registrations' offers. Returns how many it
+    deleted, and the registrations whose records it could not delete: those stay in the portal,
+    with the handles a later run needs."""
+    issuer = get_issuer()
+    deleted, kept = 0, set()
+    handles = Registration.objects.filter(pk__in=ids, backend=issuer.name).values_list(
+        "pk", "process_id", "previous_process_id"
+    )
+    for pk, *offers in handles:
+        for process_id in filter(None, offers):
+            try:
+                deleted += issuer.forget_credential(process_id=process_id)
+            except IssuerError as err:
+                logger.warning("purge: the agent kept credential record registration=%s error=%s", pk, err)
+                kept.add(pk)
+    return deleted, kept
 
 
 def _uuids(values: Iterable[str]) -> list[uuid.UUID]:

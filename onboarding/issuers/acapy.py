@@ -291,6 +291,17 @@ class AcaPyIssuer(HttpIssuer):
         self._issuer_did = did
         return did
 
+    def forget_credential(self, *, process_id: str) -> bool:
+        # Offers are sent with auto_remove false, so the exchange record (with the credential's
+        # attributes) stays at the agent until deleted here. Already gone counts as deleted.
+        self.request(
+            "DELETE",
+            self.url(f"/issue-credential-2.0/records/{quote(process_id, safe='')}"),
+            operation="forget_credential",
+            ok=(200, 404),
+        )
+        return True
+
     def credential_status(self, *, process_id: str) -> CredentialStatus:
         data = self.request(
             "GET",

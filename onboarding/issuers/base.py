@@ -142,6 +142,12 @@ class Issuer(abc.ABC):
     @abc.abstractmethod
     def health(self) -> IssuerHealth: ...
 
+    def forget_credential(self, *, process_id: str) -> bool:
+        """Delete the agent's record of an offer (it holds the visitor's details), for the
+        retention period and a person's request to be forgotten. False where the agent's API has
+        no such call; raises ``IssuerError`` when the agent could not do it."""
+        return False
+
 
 class HttpIssuer(Issuer):
     """Base for backends that speak HTTP: one session, one timeout, one error family."""

@@ -3,6 +3,7 @@ wallet is a holder agent that takes the invitation from the page the visitor see
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 from django.conf import settings
+from django.core.management import call_command
 
 from onboarding.models import AcaPyIssuerDid, Registration
 from tests.integration.agents import Agent
@@ -106,7 +108,7 @@ def agent_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [match.group(1) for match in found if match]
 
 
-def test_a_wallet_gets_a_verifiable_credential_through_the_portal(portal, settings, holder_agent, caplog):
+def test_a_wallet_gets_a_verifiable_credential_through_the_portal(portal, settings, issuer_agent, holder_agent, caplog):
     # However slow this machine is today, no fallback check is due during the flow: every state
     # must come from the agent's webhooks.
     settings.REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = 120.0
@@ -138,6 +140,13 @@ def test_a_wallet_gets_a_verifiable_credential_through_the_portal(portal, settin
     # The visitor's many status polls never reached the agent.
     assert agent_calls(caplog) == ["create_invitation", "create_did", "offer_credential"]
     print(f"\nflow from invitation to verified credential: {time.monotonic() - started:.1f} s")
+
+    # The person asks to be forgotten: the agent's record of the offer (with the details) goes too.
+    record = f"{issuer_agent.admin_url}/issue-credential-2.0/records/{registration.process_id}"
+    assert requests.get(record, headers=issuer_agent.headers, timeout=10).status_code == 200
+    call_command("purge_registrations", "--id", str(registration.pk), stdout=io.StringIO())
+    assert requests.get(record, headers=issuer_agent.headers, timeout=10).status_code == 404
+    assert not Registration.objects.exists()
 
 
 def test_a_wallet_that_refuses_the_offer_shows_the_visitor_a_failure(portal, refusing_holder_agent):

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import requests
 import responses
+from responses import matchers
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
@@ -231,6 +232,53 @@ def test_purge_removes_every_demo_offer_on_the_persons_connection_including_a_re
     assert list(DemoCredential.objects.all()) == [someone_else]
     person.refresh_from_db()
     assert (person.attributes, person.process_id, person.previous_process_id) == ({}, "", "")
+
+
+ACAPY = "http://acapy.test:8031"
+
+
+@pytest.fixture
+def acapy(settings):
+    settings.REGISTERFT_ISSUER = "acapy"
+    settings.ACAPY_ADMIN_URL = ACAPY
+    settings.ACAPY_ADMIN_API_KEY = "admin-key"
+    get_issuer.cache_clear()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def acapy_registration(*, days_ago: float, process_id: str, previous: str = "") -> Registration:
+    record = registration(days_ago=days_ago, last_name="Lovelace")
+    Registration.objects.filter(pk=record.pk).update(backend="acapy", process_id=process_id,
+                                                     previous_process_id=previous)
+    return record
+
+
+def test_purge_deletes_the_agents_records_of_the_offers_too(acapy):
+    acapy_registration(days_ago=40, process_id="cx-2", previous="cx-1")
+    young = acapy_registration(days_ago=1, process_id="cx-9")
+    for cred_ex_id, status in (("cx-2", 200), ("cx-1", 404)):  # one already gone at the agent
+        acapy.delete(f"{ACAPY}/issue-credential-2.0/records/{cred_ex_id}", json={}, status=status,
+                     match=[matchers.header_matcher({"X-API-Key": "admin-key"})])
+
+    output = run("purge_registrations", "--older-than", "30d")
+
+    assert output.splitlines()[1] == "Deleted 2 credential record(s) at the issuer agent."
+    assert list(Registration.objects.values_list("pk", flat=True)) == [young.pk]
+
+
+def test_purge_keeps_a_registration_whose_record_the_agent_could_not_delete(acapy):
+    kept = acapy_registration(days_ago=40, process_id="cx-1")
+    gone = acapy_registration(days_ago=40, process_id="cx-2")
+    acapy.delete(f"{ACAPY}/issue-credential-2.0/records/cx-1", body=requests.ConnectionError("refused"))
+    acapy.delete(f"{ACAPY}/issue-credential-2.0/records/cx-2", json={})
+
+    with pytest.raises(CommandError, match="could not delete the records of 1 registration"):
+        run("purge_registrations", "--older-than", "30d")
+
+    assert list(Registration.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not Registration.objects.filter(pk=gone.pk).exists()
+    assert Registration.objects.get(pk=kept.pk).process_id == "cx-1"  # for the next run
 
 
 @pytest.mark.parametrize(

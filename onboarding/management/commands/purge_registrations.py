@@ -59,5 +59,12 @@ class Command(BaseCommand):
             what += f" created before {timezone.localtime(result.cutoff).isoformat(timespec='seconds')}"
         if result.dry_run:
             self.stdout.write(f"Dry run: would {verb} {what}. Nothing was changed.")
-        else:
-            self.stdout.write(f"{verb.capitalize()}d {what}.")
+            return
+        self.stdout.write(f"{verb.capitalize()}d {what}.")
+        if result.agent_records_deleted:
+            self.stdout.write(f"Deleted {result.agent_records_deleted} credential record(s) at the issuer agent.")
+        if result.kept_for_agent:
+            raise CommandError(
+                f"The issuer agent could not delete the records of {result.kept_for_agent} registration(s); "
+                "they were kept. Run the command again once the agent answers."
+            )
