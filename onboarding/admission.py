@@ -49,7 +49,7 @@ def in_progress_count(*, now: datetime) -> int:
     """Registrations the agent is working on, and slots given to visitors about to start."""
     hold = now - timedelta(seconds=settings.REGISTERFT_IN_PROGRESS_HOLD)
     # An offer being sent: as long as credential_offer's own claim on it lasts.
-    sending = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+    sending = services.offer_claim_given_up_before(now)
     registrations = Registration.objects.filter(
         Q(state=State.INVITED, created_at__gt=hold)
         | Q(state=State.CONNECTED, offer_started_at__gt=sending)

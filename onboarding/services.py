@@ -24,7 +24,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding.issuers import get_issuer
-from onboarding.issuers.base import ConnectionState, CredentialState, IssuerError, IssuerTimeout, IssuerUnavailable
+from onboarding.issuers.base import (
+    ConnectionState,
+    CredentialOffer,
+    CredentialState,
+    IssuerError,
+    IssuerTimeout,
+    IssuerUnavailable,
+)
 from onboarding.models import Registration
 
 logger = logging.getLogger("onboarding.flow")
@@ -337,22 +344,14 @@ def credential_offer(*, registration: Registration, attributes: dict[str, str]) 
     """
     now = timezone.now()
     # Claim the offer: two submits of the same form must not send two offers.
-    stale = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
     claimed = (
         Registration.objects.filter(pk=registration.pk, state=State.CONNECTED)
-        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=stale))
+        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=offer_claim_given_up_before(now)))
         .update(offer_started_at=now, attributes=attributes, updated_at=now)
     )
     if not claimed:
         raise OfferInProgress
-    try:
-        offer = get_issuer().offer_credential(
-            connection_id=registration.connection_id, attributes=attributes, reference=str(registration.pk)
-        )
-    except IssuerError:
-        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
-        registration.refresh_from_db()
-        raise
+    offer = _send_claimed_offer(registration, attributes)
     return _transition(
         registration,
         (State.CONNECTED,),
@@ -361,6 +360,25 @@ def credential_offer(*, registration: Registration, attributes: dict[str, str]) 
         offered_at=timezone.now(),
         checked_at=timezone.now(),
     )
+
+
+def offer_claim_given_up_before(now: datetime) -> datetime:
+    """A claim on sending an offer made before this belongs to a request that has surely ended
+    (two issuer timeouts and a margin): another may take it over."""
+    return now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+
+
+def _send_claimed_offer(registration: Registration, attributes: dict[str, str]) -> CredentialOffer:
+    """Ask the issuer for the offer this request has claimed; if it fails, release the claim so
+    that the visitor's next try may send it."""
+    try:
+        return get_issuer().offer_credential(
+            connection_id=registration.connection_id, attributes=attributes, reference=str(registration.pk)
+        )
+    except IssuerError:
+        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
+        registration.refresh_from_db()
+        raise
 
 
 def credential_offer_due_again(registration: Registration) -> bool:
@@ -388,7 +406,6 @@ def credential_reoffer(*, registration: Registration) -> Registration:
     if registration.state != State.OFFERED:
         return registration
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
     # Claimed when no offer is being sent: none started, one started no later than the current
     # offer was made (it was that offer), or one whose sender has surely given up.
     claimed = (
@@ -396,22 +413,13 @@ def credential_reoffer(*, registration: Registration) -> Registration:
         .filter(
             Q(offer_started_at__isnull=True)
             | Q(offer_started_at__lte=registration.offered_at)
-            | Q(offer_started_at__lt=stale)
+            | Q(offer_started_at__lt=offer_claim_given_up_before(now))
         )
         .update(offer_started_at=now)
     )
     if not claimed:
         raise OfferInProgress
-    try:
-        offer = get_issuer().offer_credential(
-            connection_id=registration.connection_id,
-            attributes=dict(registration.attributes or {}),
-            reference=str(registration.pk),
-        )
-    except IssuerError:
-        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
-        registration.refresh_from_db()
-        raise
+    offer = _send_claimed_offer(registration, dict(registration.attributes or {}))
     logger.info("registration id=%s offer sent again", registration.pk)
     return _transition(
         registration,

@@ -26,7 +26,6 @@ from django.views.generic import FormView, TemplateView
 
 from onboarding import admission, limits, services
 from onboarding.forms import DetailsForm
-from onboarding.issuers import get_issuer
 from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
 from onboarding.links import absolute_url, wallet_link
 from onboarding.models import Registration

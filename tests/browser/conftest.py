@@ -9,7 +9,6 @@ run, on a developer's machine.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass

@@ -4,17 +4,12 @@ flow are never held back."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
 from onboarding import admission
 from onboarding.models import AdmissionTicket, Registration
+from tests.processes import run_at_once, shared_database
 
 pytestmark = pytest.mark.django_db
 
@@ -176,31 +171,6 @@ print(sum(admission_request(session={{}}) == 0 for _ in range({visitors})))
 def test_worker_processes_share_one_line_and_admit_exactly_the_bound(tmp_path):
     """Four processes (as gunicorn workers, or instances, would) let 40 new visitors in at once
     against one database file: exactly the bound get a slot, the rest wait."""
-    root = Path(__file__).resolve().parents[2]
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings",
-        REGISTERFT_VAR_DIR=str(tmp_path),
-        REGISTERFT_DB_PATH=str(tmp_path / "shared.sqlite3"),
-        REGISTERFT_MAX_IN_PROGRESS="5",
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True, timeout=120
-    )
-    code = ADMITTING_WORKER.format(bound=5, visitors=10)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )
-        for _ in range(4)
-    ]
-    try:
-        outputs = [worker.communicate(timeout=120) for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-    assert all(worker.returncode == 0 for worker in workers), [err[-2000:] for _out, err in outputs]
-    assert sum(int(out) for out, _err in outputs) == 5
+    env = shared_database(tmp_path, REGISTERFT_MAX_IN_PROGRESS="5")
+    outputs = run_at_once(ADMITTING_WORKER.format(bound=5, visitors=10), env)
+    assert sum(int(out) for out in outputs) == 5

@@ -1,15 +1,10 @@
 """Rate limits on new invitations and credential offers: per session, per client address, shared
 through the database."""
 
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -19,6 +14,7 @@ from django.test import Client, RequestFactory
 from onboarding import limits
 from onboarding.models import DemoConnection, DemoCredential, RateCounter, Registration
 from registerft.env import envrate
+from tests.processes import run_at_once, shared_database
 
 pytestmark = pytest.mark.django_db
 
@@ -250,32 +246,8 @@ print(allowed)
 @pytest.mark.timeout(180)
 def test_worker_processes_count_together_and_admit_exactly_the_rate(tmp_path):
     """Four processes (as gunicorn workers would) hammer one key on one database file."""
-    root = Path(__file__).resolve().parents[2]
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings",
-        REGISTERFT_VAR_DIR=str(tmp_path),
-        REGISTERFT_DB_PATH=str(tmp_path / "shared.sqlite3"),
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True, timeout=120
-    )
-    code = WORKER.format(limit=50, week=WEEK, hits=30)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )
-        for _ in range(4)
-    ]
-    try:
-        outputs = [worker.communicate(timeout=120) for worker in workers]
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
-    assert all(worker.returncode == 0 for worker in workers), [err for _out, err in outputs]
-    assert sum(int(out) for out, _err in outputs) == 50
+    env = shared_database(tmp_path)
+    outputs = run_at_once(WORKER.format(limit=50, week=WEEK, hits=30), env)
+    assert sum(int(out) for out in outputs) == 50
     with sqlite3.connect(tmp_path / "shared.sqlite3") as db:
         assert db.execute("select count from onboarding_ratecounter where key = 'venue'").fetchone() == (120,)

@@ -1,0 +1,47 @@
+"""Several Python processes on one database file, as gunicorn workers (or instances) would be."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_database(tmp_path: Path, **environment: str) -> dict[str, str]:
+    """The environment of processes sharing one migrated SQLite file under ``tmp_path``."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        REGISTERFT_VAR_DIR=str(tmp_path),
+        REGISTERFT_DB_PATH=str(tmp_path / "shared.sqlite3"),
+        **environment,
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
+    return env
+
+
+def run_at_once(code: str, env: dict[str, str], *, processes: int = 4) -> list[str]:
+    """Start ``processes`` copies of ``code`` together; their standard outputs, once all ended.
+    Each is stopped by its process group if it outlives the deadline."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        outputs = [worker.communicate(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    assert all(worker.returncode == 0 for worker in workers), [err[-2000:] for _out, err in outputs]
+    return [out for out, _err in outputs]
