@@ -136,3 +136,26 @@ def test_a_phones_browser_gets_the_wallet_button_first_whatever_its_width(client
 def test_a_desktop_browser_gets_the_qr_code_first(client):
     desktop = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
     assert 'class="start-layout" data-invitation' in client.get("/", HTTP_USER_AGENT=desktop).content.decode()
+
+
+def test_a_template_folder_from_the_environment_overrides_the_portals_templates(monkeypatch, tmp_path, client, settings):
+    """REGISTERFT_TEMPLATE_DIR comes first in the template search: an event's own privacy notice."""
+    import importlib
+
+    import registerft.settings
+
+    (tmp_path / "onboarding").mkdir()
+    (tmp_path / "onboarding" / "privacy.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1>Our own notice</h1>{% endblock %}'
+    )
+    monkeypatch.setenv("DJANGO_DEBUG", "1")
+    monkeypatch.setenv("REGISTERFT_TEMPLATE_DIR", str(tmp_path))
+    try:
+        reloaded = importlib.reload(registerft.settings)
+        assert reloaded.TEMPLATES[0]["DIRS"][0] == tmp_path
+    finally:
+        monkeypatch.delenv("REGISTERFT_TEMPLATE_DIR")
+        importlib.reload(registerft.settings)
+
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    assert "<h1>Our own notice</h1>" in client.get("/privacy/").content.decode()
