@@ -156,3 +156,13 @@ class AdmissionGate(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True)
     decisions = models.PositiveBigIntegerField(default=0)
+
+
+class IssuerCallSlot(models.Model):
+    """One of REGISTERFT_MAX_ISSUER_CALLS places for a call to the issuer agent, shared by all
+    workers and instances: a call takes a free slot with one conditional update, and gives it back
+    when it ends. A slot whose holder died is free again once its lease runs out."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    taken_until = models.DateTimeField(null=True, blank=True)
+    holder = models.CharField(max_length=32, blank=True, default="")

@@ -465,6 +465,10 @@ REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
 # sent or waiting for the wallet); further new visitors wait in line on the start page. 0 turns
 # the line off. One ACA-Py with its SQLite wallet stalls at about 8 (README, "Admission").
 REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 5, minimum=0)
+# At most this many calls to the issuer agent at once, from all workers and instances together
+# (onboarding/call_slots.py); a call that finds none free waits up to REGISTERFT_ISSUER_TIMEOUT.
+# 0 turns the bound off.
+REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0)
 # Seconds an invitation or an offer counts as in progress: the agent works while a wallet answers;
 # an invitation nobody scans costs it nothing afterwards.
 REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)

@@ -329,7 +329,7 @@ class AcaPyIssuer(HttpIssuer):
             "issuer_did": self._issuer_did or "(created on first offer)",
         }
         try:
-            data = self.request("GET", self.url("/status"), operation="health")
+            data = self.request("GET", self.url("/status"), operation="health", bounded=False)
         except IssuerError as err:
             return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=err.detail(),
                                 settings=described)

@@ -46,6 +46,13 @@ def make_issuer(**overrides) -> AgentRestIssuer:
     return AgentRestIssuer(**options)
 
 
+
+@pytest.fixture(autouse=True)
+def _no_call_bound(settings):
+    """These tests check the backend's requests and answers; the shared bound on concurrent calls
+    (a database table) has tests of its own."""
+    settings.REGISTERFT_MAX_ISSUER_CALLS = 0
+
 @pytest.fixture
 def agent():
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:

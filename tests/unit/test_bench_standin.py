@@ -20,6 +20,12 @@ from onboarding.issuers.base import ConnectionState, CredentialState
 pytestmark = pytest.mark.timeout(30)
 
 
+@pytest.fixture(autouse=True)
+def _no_call_bound(settings):
+    """The stand-in's shapes are under test here, not the shared bound on concurrent calls."""
+    settings.REGISTERFT_MAX_ISSUER_CALLS = 0
+
+
 @pytest.fixture
 def webhooks() -> Iterator[tuple[str, list[tuple[str, dict, dict]]]]:
     """A receiver standing in for the portal's webhook URL: (path, headers, payload) per POST."""

@@ -1,0 +1,88 @@
+"""The bound on the portal's concurrent calls to the issuer agent, shared through the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import responses
+from django.utils import timezone
+
+from onboarding.call_slots import NoFreeSlot, issuer_call_slot
+from onboarding.issuers import get_issuer
+from onboarding.models import IssuerCallSlot, Registration
+from tests.processes import run_at_once, shared_database
+
+pytestmark = pytest.mark.django_db
+
+AGENT = "http://agent.test"
+
+
+@pytest.fixture(autouse=True)
+def bound(settings):
+    settings.REGISTERFT_MAX_ISSUER_CALLS = 2
+    settings.REGISTERFT_ISSUER_TIMEOUT = 0.3
+
+
+def test_calls_up_to_the_bound_go_at_once_and_the_next_waits_then_gives_up():
+    with issuer_call_slot(), issuer_call_slot():
+        assert IssuerCallSlot.objects.filter(taken_until__isnull=False).count() == 2
+        with pytest.raises(NoFreeSlot):
+            with issuer_call_slot():
+                pass
+    assert not IssuerCallSlot.objects.filter(taken_until__isnull=False).exists()
+    with issuer_call_slot():
+        pass
+
+
+def test_a_slot_whose_holder_died_is_free_once_its_lease_ran_out():
+    with issuer_call_slot():
+        pass
+    IssuerCallSlot.objects.update(taken_until=timezone.now() - timedelta(seconds=1), holder="dead")
+    with issuer_call_slot(), issuer_call_slot():
+        assert set(IssuerCallSlot.objects.values_list("holder", flat=True)) != {"dead"}
+
+
+def test_without_a_bound_no_slot_is_taken(settings):
+    settings.REGISTERFT_MAX_ISSUER_CALLS = 0
+    with issuer_call_slot(), issuer_call_slot(), issuer_call_slot():
+        assert not IssuerCallSlot.objects.exists()
+
+
+def test_a_visitor_arriving_while_every_slot_is_busy_gets_the_issuer_page_and_nothing_is_lost(client, settings):
+    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = AGENT
+    get_issuer.cache_clear()
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as agent:
+        with issuer_call_slot(), issuer_call_slot():
+            busy = client.get("/")
+        agent.post(f"{AGENT}/connection/invitation", json={"connectionId": "c-1", "invitationUrl": f"{AGENT}/?oob=e30"})
+        later = client.get(busy.content.decode().split('data-retry-url="')[1].split('"')[0])
+    assert busy.status_code == 503 and "data-retry-in" in busy.content.decode()
+    assert later.status_code == 200 and Registration.objects.count() == 1
+
+
+HOLDING_WORKER = """
+import json, time
+import django
+django.setup()
+from onboarding.call_slots import issuer_call_slot
+spans = []
+for _ in range(4):
+    with issuer_call_slot():
+        start = time.time()
+        time.sleep(0.15)
+        spans.append((start, time.time()))
+print(json.dumps(spans))
+"""
+
+
+@pytest.mark.timeout(180)
+def test_worker_processes_together_never_hold_more_calls_than_the_bound(tmp_path):
+    env = shared_database(tmp_path, REGISTERFT_MAX_ISSUER_CALLS="2", REGISTERFT_ISSUER_TIMEOUT="10")
+    spans = [span for out in run_at_once(HOLDING_WORKER, env, processes=4) for span in json.loads(out)]
+    assert len(spans) == 16
+    most = max(sum(start <= moment < end for start, end in spans) for moment, _end in spans)
+    assert most <= 2
+    assert most == 2  # the processes did overlap: the bound, not chance, kept them apart
