@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.template.response import TemplateResponse
@@ -39,4 +40,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request's context processors: whatever failed must not fail again here.
     # The page is translated to the active language, so its lang attribute must say which.
     template = loader.get_template("500.html")
-    return HttpResponse(template.render({"LANGUAGE_CODE": get_language()}), status=500)
+    context = {"LANGUAGE_CODE": get_language(), "demo_mode": settings.REGISTERFT_ISSUER == "demo"}
+    return HttpResponse(template.render(context), status=500)

@@ -104,9 +104,11 @@ def test_a_crash_is_the_portals_own_500_page():
     response = browser.get("/test-errors/crash/")
     assert_portal_error_page(response, 500, "Something went wrong")
     assert "Traceback" not in response.content.decode()
-    # Even this page, drawn without the usual context, offers every language.
+    # Even this page, drawn without the usual context, offers every language and, in demo mode,
+    # says that the demo issuer issues nothing real.
     for code in ("de", "fr", "it", "en"):
         assert f'href="/{code}" lang="{code}"' in response.content.decode()
+    assert 'class="demo-banner"' in response.content.decode()
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
