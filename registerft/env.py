@@ -49,8 +49,6 @@ def envint(name: str, default: int, *, minimum: int | None = None) -> int:
         number = int(value.strip())
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-    if not math.isfinite(number):
-        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}.")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
     return number
