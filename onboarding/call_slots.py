@@ -30,7 +30,10 @@ class NoFreeSlot(Exception):
     """Every slot stayed taken for as long as a call may wait."""
 
 
-def _lease() -> timedelta:
+def claim_lease() -> timedelta:
+    """How long a request may hold a claim that involves the issuer (a call slot here, the right
+    to send an offer in the services): two issuer timeouts and a margin, after which the request
+    has surely ended and another may take the claim over."""
     return timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
 
 
@@ -40,7 +43,7 @@ def _take(count: int, holder: str) -> int | None:
     now = timezone.now()
     free = Q(taken_until__isnull=True) | Q(taken_until__lt=now)
     for number in random.sample(range(1, count + 1), count):  # noqa: S311 - spreads callers, no secret
-        if IssuerCallSlot.objects.filter(free, pk=number).update(taken_until=now + _lease(), holder=holder):
+        if IssuerCallSlot.objects.filter(free, pk=number).update(taken_until=now + claim_lease(), holder=holder):
             return number
     if IssuerCallSlot.objects.filter(pk__lte=count).count() < count:
         IssuerCallSlot.objects.bulk_create(

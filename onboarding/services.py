@@ -23,6 +23,7 @@ from django.db import connections, router
 from django.db.models import Q
 from django.utils import timezone
 
+from onboarding.call_slots import claim_lease
 from onboarding.issuers import get_issuer
 from onboarding.issuers.base import (
     ConnectionState,
@@ -363,9 +364,9 @@ def credential_offer(*, registration: Registration, attributes: dict[str, str]) 
 
 
 def offer_claim_given_up_before(now: datetime) -> datetime:
-    """A claim on sending an offer made before this belongs to a request that has surely ended
-    (two issuer timeouts and a margin): another may take it over."""
-    return now - timedelta(seconds=settings.REGISTERFT_ISSUER_TIMEOUT * 2 + 5)
+    """A claim on sending an offer made before this belongs to a request that has surely ended:
+    another may take it over."""
+    return now - claim_lease()
 
 
 def _send_claimed_offer(registration: Registration, attributes: dict[str, str]) -> CredentialOffer:
