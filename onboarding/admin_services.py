@@ -8,7 +8,6 @@ that the two grow without stepping on each other.
 from __future__ import annotations
 
 import csv
-import enum
 import io
 import json
 import logging
@@ -329,39 +328,6 @@ def _uuids(values: Iterable[str]) -> list[uuid.UUID]:
         except ValueError:
             continue  # not a demo credential's id: nothing of ours to remove
     return found
-
-
-# --- The registration window ------------------------------------------------------------------
-
-
-class WindowState(enum.StrEnum):
-    OPEN = "open"
-    NOT_YET_OPEN = "not_yet_open"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class RegistrationWindow:
-    state: WindowState
-    opens_at: datetime | None
-    closes_at: datetime | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.state == WindowState.OPEN
-
-
-def registration_window(*, now: datetime | None = None) -> RegistrationWindow:
-    """Whether visitors may start registering now (REGISTERFT_OPEN_FROM/REGISTERFT_OPEN_UNTIL)."""
-    now = now or timezone.now()
-    opens_at, closes_at = settings.REGISTERFT_OPEN_FROM, settings.REGISTERFT_OPEN_UNTIL
-    if opens_at is not None and now < opens_at:
-        state = WindowState.NOT_YET_OPEN
-    elif closes_at is not None and now >= closes_at:
-        state = WindowState.CLOSED
-    else:
-        state = WindowState.OPEN
-    return RegistrationWindow(state, opens_at, closes_at)
 
 
 # --- Readiness ----------------------------------------------------------------------------------
