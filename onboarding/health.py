@@ -1,19 +1,31 @@
-"""Readiness and the issuer's reachability, for the health endpoints and the metrics."""
+"""Is this instance fit to serve, and does the issuer answer? For the probes and the metrics.
+
+Readiness asks the database and the cache; the issuer's reachability comes from a health check
+run in the background at most once per REGISTERFT_ISSUER_HEALTH_INTERVAL, so that no probe ever
+waits for the issuer. The values a Prometheus scrape reads at scrape time (registrations by state,
+whether the issuer is up) are collected here too, and added to ``metrics``' counters.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection, connections
+from django.db.models import Count
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
+from onboarding import metrics
 from onboarding.issuers import get_issuer
+from onboarding.models import Registration
 from onboarding.operations import issuer_status
 
 logger = logging.getLogger("onboarding.ops")
@@ -129,3 +141,38 @@ def issuer_refresh_wait(timeout: float = 5.0) -> None:
     thread = _refresh_thread
     if thread is not None:
         thread.join(timeout)
+
+
+# --- Metrics read at scrape time ------------------------------------------------------------------
+
+
+class PortalStateCollector(Collector):
+    """Values read at scrape time: registrations by state, and whether the issuer answers.
+
+    Read from the database and the last health check, so they are the same whichever worker a
+    scrape reaches.
+    """
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = dict(Registration.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        registrations = GaugeMetricFamily(
+            "registerft_registrations", "Registrations in the database, by state.", labels=["state"]
+        )
+        for state in Registration.State.values:
+            registrations.add_metric([state], counts.get(state, 0))
+        yield registrations
+
+        issuer = issuer_reachability()
+        up = GaugeMetricFamily(
+            "registerft_issuer_up",
+            "1 when the issuer answered its last health check, 0 when not (absent before the first check).",
+            labels=["backend"],
+        )
+        if issuer["reachable"] is not None:
+            up.add_metric([issuer["backend"]], 1 if issuer["reachable"] else 0)
+        yield up
+
+
+def metrics_exposition() -> bytes:
+    """The text a Prometheus scrape receives: the counters, then the state read now."""
+    return metrics.exposition(PortalStateCollector())
