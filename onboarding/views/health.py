@@ -16,8 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from onboarding import admin_services
-from onboarding.metrics import metrics_exposition
+from onboarding.health import metrics_exposition, readiness
 
 
 @never_cache
@@ -35,7 +34,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     The issuer's state is reported in the body from a recent background check, but does not
     decide readiness.
     """
-    state = admin_services.readiness()
+    state = readiness()
     body = {
         "status": "ok" if state.ready else "unavailable",
         "database": "ok" if state.database else "unreachable",

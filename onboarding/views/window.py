@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from onboarding.admin_services import RegistrationWindow, WindowState, registration_window
+from onboarding.window import RegistrationWindow, WindowState, registration_window
 
 
 def registration_closed(request: HttpRequest, window: RegistrationWindow) -> HttpResponse:

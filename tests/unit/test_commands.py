@@ -99,7 +99,7 @@ def test_issuer_status_fails_when_a_backend_raises_instead_of_reporting(monkeypa
 
 
 def test_issuer_status_masks_passwords_in_urls_and_secret_settings():
-    from onboarding.admin_services import mask_settings
+    from onboarding.operations import mask_settings
 
     masked = mask_settings({"admin_url": "https://ops:hunter2@agent:8031/", "webhook_secret": "abc", "label": "x"})
     assert masked == {"admin_url": "https://ops:****@agent:8031/", "webhook_secret": "****", "label": "x"}

@@ -10,7 +10,7 @@ import responses
 from django.core.cache import cache
 from django.db import OperationalError, connections
 
-from onboarding import admin_services
+from onboarding import health
 from onboarding.issuers import get_issuer
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def ready(client):
     """Ask /readyz twice: the first starts the background issuer check, the second reports it."""
     client.get("/readyz")
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()
     return client.get("/readyz")
 
 
@@ -45,7 +45,7 @@ def test_readyz_reports_database_cache_and_issuer(client, settings):
 
 
 def test_readyz_reports_an_unknown_issuer_before_the_first_check(client, monkeypatch):
-    monkeypatch.setattr(admin_services, "_start_issuer_refresh", lambda: None)
+    monkeypatch.setattr(health, "_start_issuer_refresh", lambda: None)
     body = client.get("/readyz").json()
     assert body["issuer"] == {"backend": "demo", "reachable": None, "checked_at": None}
 
@@ -59,7 +59,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
     assert response.json()["status"] == "unavailable"
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()
 
 
 def test_readyz_is_503_when_the_cache_is_unreachable(client, monkeypatch):
@@ -72,7 +72,7 @@ def test_readyz_is_503_when_the_cache_is_unreachable(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["cache"] == "unreachable"
     assert response.json()["database"] == "ok"
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()
 
 
 def test_readyz_stays_ready_when_the_issuer_is_down(client, settings):
@@ -89,12 +89,12 @@ def test_readyz_stays_ready_when_the_issuer_is_down(client, settings):
 
 def test_readyz_asks_the_issuer_at_most_once_per_interval(client, settings, monkeypatch):
     calls = []
-    real = admin_services.issuer_status
-    monkeypatch.setattr(admin_services, "issuer_status", lambda: calls.append(1) or real())
+    real = health.issuer_status
+    monkeypatch.setattr(health, "issuer_status", lambda: calls.append(1) or real())
     ready(client)
     for _ in range(5):
         client.get("/readyz")
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()
     assert len(calls) == 1
 
 
@@ -103,7 +103,7 @@ def test_the_probes_are_exempt_from_the_https_redirect(client, settings):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/").status_code == 301
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()
 
 
 def test_the_probes_only_answer_get(client):
@@ -123,4 +123,4 @@ def test_a_load_balancer_probing_by_address_gets_an_answer_but_pages_keep_the_ho
     assert client.post("/readyz", **probe).status_code == 405
     assert client.get("/", **probe).status_code == 400
     assert client.get("/healthz/", **probe).status_code == 400  # only the probes' own paths
-    admin_services.issuer_refresh_wait()
+    health.issuer_refresh_wait()

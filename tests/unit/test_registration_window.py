@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 import pytest
 from django.utils import timezone
 
-from onboarding.admin_services import WindowState, registration_window
+from onboarding.window import WindowState, registration_window
 from onboarding.models import DemoConnection, Registration
 
 pytestmark = pytest.mark.django_db

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import qrcode
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from onboarding import admin_services
+from onboarding import operations
 from onboarding.issuers.base import IssuerError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -45,9 +47,18 @@ class Command(BaseCommand):
         if not base_url.startswith(("http://", "https://")):
             raise CommandError(f"--base-url must start with http:// or https://, not {base_url!r}.")
         try:
-            invitation = admin_services.invitation_create(label=label, base_url=base_url)
+            invitation = operations.invitation_create(label=label, base_url=base_url)
         except IssuerError as err:
             raise CommandError(f"The issuer could not create an invitation: {err}") from err
         if not options["no_qr"]:
-            self.stdout.write(admin_services.qr_text(invitation.url, invert=options["invert"]), ending="")
+            self.stdout.write(qr_text(invitation.url, invert=options["invert"]), ending="")
         self.stdout.write(invitation.url)
+
+
+def qr_text(data: str, *, invert: bool = False) -> str:
+    """A QR code drawn with block characters, two modules per character row, for a terminal."""
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(data)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=invert)
+    return out.getvalue()

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from onboarding import admin_services
+from onboarding import operations
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        health = admin_services.issuer_status()
+        health = operations.issuer_status()
         self.stdout.write(f"backend:    {health.backend}")
         self.stdout.write("settings:")
         for name, value in health.settings.items():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from onboarding import admin_services
+from onboarding import operations
+
+DURATION = re.compile(r"^\s*(\d+)\s*([dh])\s*$", re.IGNORECASE)
 
 
 class Command(BaseCommand):
@@ -42,16 +46,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            older_than = (
-                admin_services.parse_duration(options["older_than"]) if options["older_than"] is not None else None
-            )
-            result = admin_services.registration_purge(
+            older_than = parse_duration(options["older_than"]) if options["older_than"] is not None else None
+            result = operations.registration_purge(
                 older_than=older_than,
                 registration_id=options["registration_id"],
                 anonymise=options["anonymise"],
                 dry_run=options["dry_run"],
             )
-        except admin_services.AdminError as err:
+        except operations.AdminError as err:
             raise CommandError(str(err)) from err
         verb = "anonymise" if result.anonymised else "delete"
         what = f"{result.count} registration{'s' if result.count != 1 else ''}"
@@ -68,3 +70,12 @@ class Command(BaseCommand):
                 f"The issuer agent could not delete the records of {result.kept_for_agent} registration(s); "
                 "they were kept. Run the command again once the agent answers."
             )
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d`` (days) or ``12h`` (hours), at least one of the unit."""
+    match = DURATION.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise CommandError(f"{text!r} is not a duration: write a whole number of days or hours, e.g. 30d or 12h.")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    return timedelta(days=amount) if unit == "d" else timedelta(hours=amount)

@@ -1,0 +1,178 @@
+"""Is this instance fit to serve, and does the issuer answer? For the probes and the metrics.
+
+Readiness asks the database and the cache; the issuer's reachability comes from a health check
+run in the background at most once per REGISTERFT_ISSUER_HEALTH_INTERVAL, so that no probe ever
+waits for the issuer. The values a Prometheus scrape reads at scrape time (registrations by state,
+whether the issuer is up) are collected here too, and added to ``metrics``' counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection, connections
+from django.db.models import Count
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from onboarding import metrics
+from onboarding.issuers import get_issuer
+from onboarding.models import Registration
+from onboarding.operations import issuer_status
+
+logger = logging.getLogger("onboarding.ops")
+
+ISSUER_HEALTH_CACHE_KEY = "registerft:issuer-health"
+
+
+# --- Readiness ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    database: bool
+    cache: bool
+    issuer: dict[str, Any]
+
+    @property
+    def ready(self) -> bool:
+        # The issuer is reported, never required: when it is down the portal still answers its
+        # visitors with its own page, which a load balancer taking the instance out would hide.
+        return self.database and self.cache
+
+
+def database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as err:
+        logger.warning("readiness database unreachable error=%s", err.__class__.__name__)
+        return False
+    return True
+
+
+def cache_reachable() -> bool:
+    try:
+        cache.set(READINESS_CACHE_KEY, "1", 10)
+        return cache.get(READINESS_CACHE_KEY) == "1"
+    except Exception as err:  # noqa: BLE001 - each cache backend raises its own errors; any means "not ready"
+        logger.warning("readiness cache unreachable error=%s", err.__class__.__name__)
+        return False
+
+
+READINESS_CACHE_KEY = "registerft:readiness"
+
+
+def readiness() -> Readiness:
+    """Whether this instance can serve visitors: its database and its cache answer."""
+    cache_ok = cache_reachable()
+    return Readiness(database=database_reachable(), cache=cache_ok, issuer=issuer_reachability(use_cache=cache_ok))
+
+
+_refresh_lock = threading.Lock()
+_refresh_thread: threading.Thread | None = None
+
+
+def issuer_reachability(*, use_cache: bool = True) -> dict[str, Any]:
+    """The issuer's reachability from the last health check, at most a few seconds old.
+
+    Never waits for the issuer: a stale or missing answer starts one check in the background (one
+    per process at a time) and the last known answer is returned, ``reachable`` None when there is
+    none yet. A probe called every second thus costs the issuer one call per interval.
+    """
+    report = None
+    if use_cache:
+        try:
+            report = cache.get(ISSUER_HEALTH_CACHE_KEY)
+        except Exception:  # noqa: BLE001 - a broken cache is reported by readiness itself
+            report = None
+    max_age = settings.REGISTERFT_ISSUER_HEALTH_INTERVAL
+    if report is None or time.time() - report.get("at", 0) > max_age:
+        _start_issuer_refresh()
+    if report is None:
+        return {"backend": get_issuer().name, "reachable": None, "checked_at": None}
+    return {key: value for key, value in report.items() if key != "at"}
+
+
+def _start_issuer_refresh() -> None:
+    global _refresh_thread
+    with _refresh_lock:
+        if _refresh_thread is not None and _refresh_thread.is_alive():
+            return
+        _refresh_thread = threading.Thread(target=_refresh_in_background, name="issuer-health", daemon=True)
+        _refresh_thread.start()
+
+
+def issuer_refresh_health() -> dict[str, Any]:
+    """Ask the issuer now and keep the answer for ``issuer_reachability``."""
+    health = issuer_status()
+    report = {
+        "backend": health.backend,
+        "reachable": health.reachable,
+        "checked_at": timezone.now().isoformat(timespec="seconds"),
+        "at": time.time(),
+    }
+    try:
+        cache.set(ISSUER_HEALTH_CACHE_KEY, report, None)
+    except Exception:  # noqa: BLE001 - without a cache the next probe simply asks again
+        logger.warning("issuer health could not be cached")
+    return report
+
+
+def _refresh_in_background() -> None:
+    try:
+        issuer_refresh_health()
+    finally:
+        # The thread's own database connections (if a backend opened one): nobody else closes them.
+        connections.close_all()
+
+
+def issuer_refresh_wait(timeout: float = 5.0) -> None:
+    """Wait for a background issuer check to finish (tests, and commands that want a fresh answer)."""
+    thread = _refresh_thread
+    if thread is not None:
+        thread.join(timeout)
+
+
+# --- Metrics read at scrape time ------------------------------------------------------------------
+
+
+class PortalStateCollector(Collector):
+    """Values read at scrape time: registrations by state, and whether the issuer answers.
+
+    Read from the database and the last health check, so they are the same whichever worker a
+    scrape reaches.
+    """
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = dict(Registration.objects.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+        registrations = GaugeMetricFamily(
+            "registerft_registrations", "Registrations in the database, by state.", labels=["state"]
+        )
+        for state in Registration.State.values:
+            registrations.add_metric([state], counts.get(state, 0))
+        yield registrations
+
+        issuer = issuer_reachability()
+        up = GaugeMetricFamily(
+            "registerft_issuer_up",
+            "1 when the issuer answered its last health check, 0 when not (absent before the first check).",
+            labels=["backend"],
+        )
+        if issuer["reachable"] is not None:
+            up.add_metric([issuer["backend"]], 1 if issuer["reachable"] else 0)
+        yield up
+
+
+def metrics_exposition() -> bytes:
+    """The text a Prometheus scrape receives: the counters, then the state read now."""
+    return metrics.exposition(PortalStateCollector())
