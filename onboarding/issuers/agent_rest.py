@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from django.conf import settings
+
 from onboarding.issuers.base import (
     ConnectionState,
     ConnectionStatus,
@@ -54,6 +56,20 @@ class AgentRestIssuer(HttpIssuer):
         self.accepted_states = {state.upper() for state in accepted_states}
         self.failed_states = {state.upper() for state in failed_states}
         self.api_key_header = api_key_header if api_key else ""
+
+    @classmethod
+    def from_settings(cls) -> AgentRestIssuer:
+        return cls(
+            connection_url=settings.AGENT_REST_CONNECTION_URL,
+            issuer_url=settings.AGENT_REST_ISSUER_URL,
+            credential_definition_id=settings.AGENT_REST_CREDENTIAL_DEFINITION_ID,
+            attribute_names=settings.AGENT_REST_ATTRIBUTE_NAMES,
+            accepted_states=settings.AGENT_REST_ACCEPTED_STATES,
+            failed_states=settings.AGENT_REST_FAILED_STATES,
+            timeout=settings.REGISTERFT_ISSUER_TIMEOUT,
+            api_key_header=settings.AGENT_REST_API_KEY_HEADER,
+            api_key=settings.AGENT_REST_API_KEY,
+        )
 
     def create_invitation(self, *, label: str) -> Invitation:
         data = self.request("POST", f"{self.connection_url}/connection/invitation", operation="create_invitation")

@@ -36,6 +36,11 @@ class DemoIssuer(Issuer):
     # Its state is a query of the portal's own database: no need to spare it.
     check_interval = 0.0
 
+    @classmethod
+    def from_settings(cls) -> DemoIssuer:
+        """The demo issuer reads no settings: its state is the portal's own database."""
+        return cls()
+
     def create_invitation(self, *, label: str) -> Invitation:
         connection = DemoConnection.objects.create(label=label[:200])
         # A path of the portal: the view turns it into an absolute URL a phone can open.

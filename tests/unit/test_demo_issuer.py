@@ -48,6 +48,11 @@ def test_its_invitation_points_at_the_demo_wallet_page(issuer):
     assert connection.label == "registerft"
 
 
+def test_it_builds_itself_from_the_settings_without_needing_any(settings):
+    settings.REGISTERFT_ISSUER = "demo"
+    assert isinstance(DemoIssuer.from_settings(), DemoIssuer)
+
+
 def test_a_connection_is_pending_until_the_wallet_accepts_it(issuer):
     connection = new_connection(issuer)
     status = issuer.connection_status(invitation_id=str(connection.pk), connection_id="")
