@@ -15,7 +15,6 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,6 +31,7 @@ from onboarding.issuers.base import (
     IssuerError,
     IssuerTimeout,
     IssuerUnavailable,
+    invitation_oob,
 )
 from onboarding.models import Registration
 
@@ -438,8 +438,7 @@ def credential_reoffer(*, registration: Registration) -> Registration:
 def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
     """The invitation message carried in the invitation URL's ``oob`` (or ``c_i``) parameter, for
     a wallet that asks the short link for JSON; None when the URL carries none."""
-    query = parse_qs(urlsplit(registration.invitation_url).query)
-    encoded = (query.get("oob") or query.get("c_i") or [""])[0]
+    encoded = invitation_oob(registration.invitation_url)
     if not encoded:
         return None
     try:

@@ -23,6 +23,7 @@ from onboarding.issuers.base import (
     IssuerHealth,
     IssuerRejected,
     Invitation,
+    invitation_oob,
     require,
 )
 
@@ -74,11 +75,8 @@ class AgentRestIssuer(HttpIssuer):
     def create_invitation(self, *, label: str) -> Invitation:
         data = self.request("POST", f"{self.connection_url}/connection/invitation", operation="create_invitation")
         connection_id = require(data, "connectionId", "create_invitation")
-        return Invitation(
-            invitation_id=connection_id,
-            url=require(data, "invitationUrl", "create_invitation"),
-            connection_id=connection_id,
-        )
+        url = require(data, "invitationUrl", "create_invitation")
+        return Invitation(invitation_id=connection_id, url=url, connection_id=connection_id, oob=invitation_oob(url))
 
     def connection_status(self, *, invitation_id: str, connection_id: str) -> ConnectionStatus:
         connection_id = connection_id or invitation_id

@@ -21,6 +21,7 @@ from onboarding.issuers.base import (
     IssuerHealth,
     IssuerRejected,
     Invitation,
+    invitation_oob,
 )
 from onboarding.models import DemoConnection, DemoCredential
 
@@ -45,7 +46,9 @@ class DemoIssuer(Issuer):
         connection = DemoConnection.objects.create(label=label[:200])
         # A path of the portal: the view turns it into an absolute URL a phone can open.
         url = reverse("onboarding:demo_wallet", kwargs={"token": connection.token})
-        return Invitation(invitation_id=str(connection.id), url=url, connection_id=str(connection.id))
+        return Invitation(
+            invitation_id=str(connection.id), url=url, connection_id=str(connection.id), oob=invitation_oob(url)
+        )
 
     def _connection(self, connection_id: str) -> DemoConnection:
         try:

@@ -89,6 +89,7 @@ def test_it_creates_an_invitation_with_an_empty_post(agent):
     assert invitation.url == "https://agent.example/?c_i=abc"
     assert invitation.connection_id == "conn-1"
     assert invitation.invitation_id == "conn-1"
+    assert invitation.oob == "abc"  # the older connection invitation's c_i parameter
 
 
 def test_it_accepts_201_created_for_an_invitation(agent):

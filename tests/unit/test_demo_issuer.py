@@ -46,6 +46,7 @@ def test_its_invitation_points_at_the_demo_wallet_page(issuer):
     assert invitation.url == wallet_url(connection)
     assert invitation.invitation_id == invitation.connection_id == str(connection.pk)
     assert connection.label == "registerft"
+    assert invitation.oob == ""  # the demo wallet page carries no out-of-band invitation
 
 
 def test_it_builds_itself_from_the_settings_without_needing_any(settings):

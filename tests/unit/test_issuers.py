@@ -1,4 +1,4 @@
-"""Choosing the configured issuer backend."""
+"""Choosing the configured issuer backend, and reading the invitation an invitation URL carries."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from onboarding.issuers import get_issuer
 from onboarding.issuers.acapy import AcaPyIssuer
 from onboarding.issuers.agent_rest import AgentRestIssuer
+from onboarding.issuers.base import invitation_oob
 from onboarding.issuers.demo import DemoIssuer
 
 
@@ -38,3 +39,37 @@ def test_a_changed_issuer_setting_in_a_test_gets_a_backend_built_from_it(setting
     settings.ACAPY_ADMIN_URL = "http://acapy.example:8031"
     assert isinstance(get_issuer(), AcaPyIssuer)
 
+
+# --- The invitation in an invitation URL --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "encoded"),
+    [
+        ("http://agent.example:8030?oob=eyJhIjoxfQ", "eyJhIjoxfQ"),
+        ("https://agent.example/?c_i=eyJhIjoxfQ%3D%3D", "eyJhIjoxfQ=="),  # the older connection invitation
+        ("https://agent.example/?c_i=old&oob=new", "new"),  # out-of-band wins
+        ("didcomm://invite?oob=eyJhIjoxfQ&label=x", "eyJhIjoxfQ"),
+    ],
+)
+def test_it_reads_the_encoded_invitation_from_oob_or_c_i(url, encoded):
+    assert invitation_oob(url) == encoded
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/demo/wallet/abc/",  # the demo issuer's own page
+        "https://agent.example.org/invite/42",
+        "https://agent.example/?oob=",
+        "https://agent.example/?label=oob",
+        "",
+    ],
+)
+def test_a_url_without_an_invitation_carries_none(url):
+    assert invitation_oob(url) == ""
+
+
+@pytest.mark.parametrize("url", ["http://[::1/?oob=abc", "not a url at all", "%%%?&&==;;", "\x00\ufffd"])
+def test_garbage_is_no_invitation_and_no_error(url):
+    assert invitation_oob(url) == ""
