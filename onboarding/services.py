@@ -34,6 +34,7 @@ from onboarding.issuers.base import (
     invitation_oob,
 )
 from onboarding.models import Registration
+from onboarding.rules import registration_stuck_at
 
 logger = logging.getLogger("onboarding.flow")
 
@@ -388,7 +389,7 @@ def credential_offer_due_again(registration: Registration) -> bool:
     return (
         registration.state == State.OFFERED
         and registration.offered_at is not None
-        and timezone.now() - registration.offered_at >= timedelta(seconds=settings.REGISTERFT_STUCK_AFTER)
+        and timezone.now() >= registration_stuck_at(registration)
     )
 
 
