@@ -2,7 +2,6 @@ from pathlib import Path
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.signals import setting_changed
 
 
 class OnboardingConfig(AppConfig):
@@ -15,12 +14,3 @@ class OnboardingConfig(AppConfig):
         db_name = str(settings.DATABASES["default"].get("NAME") or "")
         if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and db_name and "memory" not in db_name:
             Path(db_name).parent.mkdir(parents=True, exist_ok=True)
-        setting_changed.connect(_forget_issuer)
-
-
-def _forget_issuer(*, setting: str, **kwargs) -> None:
-    """Tests that change the issuer's settings get a backend built from the new ones."""
-    if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_")):
-        from onboarding.issuers import get_issuer
-
-        get_issuer.cache_clear()

@@ -6,10 +6,12 @@ the page was requested on.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest
+
+from onboarding.issuers.base import invitation_oob
 
 
 def absolute_url(request: HttpRequest, url: str) -> str:
@@ -23,12 +25,11 @@ def absolute_url(request: HttpRequest, url: str) -> str:
 def wallet_link(request: HttpRequest, invitation_url: str) -> str:
     """The "open in wallet" link: ``REGISTERFT_WALLET_LINK`` filled with the invitation.
 
-    ``{url}`` is the invitation URL (quoted with ``{url_quoted}``), ``{oob}`` its ``oob`` parameter,
-    for example ``didcomm://invite?oob={oob}``.
+    ``{url}`` is the invitation URL (quoted with ``{url_quoted}``), ``{oob}`` the encoded invitation
+    it carries (its ``oob`` or ``c_i`` parameter), for example ``didcomm://invite?oob={oob}``.
     """
     url = absolute_url(request, invitation_url)
-    query = parse_qs(urlsplit(url).query)
-    oob = (query.get("oob") or query.get("c_i") or [""])[0]
+    oob = invitation_oob(url)
     template = settings.REGISTERFT_WALLET_LINK
     if "{oob}" in template and not oob:
         return url

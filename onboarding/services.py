@@ -15,7 +15,6 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,8 +31,10 @@ from onboarding.issuers.base import (
     IssuerError,
     IssuerTimeout,
     IssuerUnavailable,
+    invitation_oob,
 )
 from onboarding.models import Registration
+from onboarding.rules import registration_stuck_at
 
 logger = logging.getLogger("onboarding.flow")
 
@@ -388,7 +389,7 @@ def credential_offer_due_again(registration: Registration) -> bool:
     return (
         registration.state == State.OFFERED
         and registration.offered_at is not None
-        and timezone.now() - registration.offered_at >= timedelta(seconds=settings.REGISTERFT_STUCK_AFTER)
+        and timezone.now() >= registration_stuck_at(registration)
     )
 
 
@@ -438,8 +439,7 @@ def credential_reoffer(*, registration: Registration) -> Registration:
 def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
     """The invitation message carried in the invitation URL's ``oob`` (or ``c_i``) parameter, for
     a wallet that asks the short link for JSON; None when the URL carries none."""
-    query = parse_qs(urlsplit(registration.invitation_url).query)
-    encoded = (query.get("oob") or query.get("c_i") or [""])[0]
+    encoded = invitation_oob(registration.invitation_url)
     if not encoded:
         return None
     try:

@@ -2,10 +2,20 @@ import signal
 
 import pytest
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
 from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis profiles, loads ci when CI=true)
+
+
+@receiver(setting_changed, dispatch_uid="tests.forget_issuer")
+def _forget_issuer(*, setting: str, **kwargs) -> None:
+    """A test that changes an issuer's setting gets a backend built from the new value: the portal
+    builds its backend once per process, as its settings never change outside the tests."""
+    if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_")):
+        get_issuer.cache_clear()
 
 
 def _interrupt(signum, frame):

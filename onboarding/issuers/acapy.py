@@ -30,6 +30,7 @@ from onboarding.issuers.base import (
     IssuerHealth,
     IssuerRejected,
     Invitation,
+    invitation_oob,
     require,
 )
 
@@ -201,12 +202,9 @@ class AcaPyIssuer(HttpIssuer):
             params={"auto_accept": "true"},
             json={"handshake_protocols": [DIDEXCHANGE], "my_label": label},
         )
-        invitation = data.get("invitation") if isinstance(data, dict) else None
-        return Invitation(
-            invitation_id=require(data, "invi_msg_id", "create_invitation"),
-            url=require(data, "invitation_url", "create_invitation"),
-            payload=invitation if isinstance(invitation, dict) else None,
-        )
+        invitation_id = require(data, "invi_msg_id", "create_invitation")
+        url = require(data, "invitation_url", "create_invitation")
+        return Invitation(invitation_id=invitation_id, url=url, oob=invitation_oob(url))
 
     def connection_status(self, *, invitation_id: str, connection_id: str) -> ConnectionStatus:
         if connection_id:

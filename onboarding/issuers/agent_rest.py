@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable
 from urllib.parse import quote
 
+from django.conf import settings
+
 from onboarding.issuers.base import (
     ConnectionState,
     ConnectionStatus,
@@ -21,6 +23,7 @@ from onboarding.issuers.base import (
     IssuerHealth,
     IssuerRejected,
     Invitation,
+    invitation_oob,
     require,
 )
 
@@ -55,14 +58,25 @@ class AgentRestIssuer(HttpIssuer):
         self.failed_states = {state.upper() for state in failed_states}
         self.api_key_header = api_key_header if api_key else ""
 
+    @classmethod
+    def from_settings(cls) -> AgentRestIssuer:
+        return cls(
+            connection_url=settings.AGENT_REST_CONNECTION_URL,
+            issuer_url=settings.AGENT_REST_ISSUER_URL,
+            credential_definition_id=settings.AGENT_REST_CREDENTIAL_DEFINITION_ID,
+            attribute_names=settings.AGENT_REST_ATTRIBUTE_NAMES,
+            accepted_states=settings.AGENT_REST_ACCEPTED_STATES,
+            failed_states=settings.AGENT_REST_FAILED_STATES,
+            timeout=settings.REGISTERFT_ISSUER_TIMEOUT,
+            api_key_header=settings.AGENT_REST_API_KEY_HEADER,
+            api_key=settings.AGENT_REST_API_KEY,
+        )
+
     def create_invitation(self, *, label: str) -> Invitation:
         data = self.request("POST", f"{self.connection_url}/connection/invitation", operation="create_invitation")
         connection_id = require(data, "connectionId", "create_invitation")
-        return Invitation(
-            invitation_id=connection_id,
-            url=require(data, "invitationUrl", "create_invitation"),
-            connection_id=connection_id,
-        )
+        url = require(data, "invitationUrl", "create_invitation")
+        return Invitation(invitation_id=connection_id, url=url, connection_id=connection_id, oob=invitation_oob(url))
 
     def connection_status(self, *, invitation_id: str, connection_id: str) -> ConnectionStatus:
         connection_id = connection_id or invitation_id

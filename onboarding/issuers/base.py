@@ -13,6 +13,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -39,13 +40,27 @@ class Invitation:
     """An invitation the wallet can accept.
 
     ``invitation_id`` is the issuer's handle for the invitation; ``connection_id`` is known at
-    once for some agents and only after the wallet answered for others (ACA-Py).
+    once for some agents and only after the wallet answered for others (ACA-Py). ``oob`` is the
+    encoded invitation message the URL carries (``invitation_oob``), "" when it carries none.
     """
 
     invitation_id: str
     url: str
     connection_id: str = ""
-    payload: dict[str, Any] | None = None
+    oob: str = ""
+
+
+def invitation_oob(url: str) -> str:
+    """The encoded out-of-band invitation an invitation URL carries in its ``oob`` parameter (or
+    ``c_i``, the older connection invitation's); "" when it carries none or is no URL at all.
+
+    The one place that reads an invitation URL: the backends fill ``Invitation.oob`` with it, the
+    wallet link and the short link's JSON answer read the stored URL with it."""
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:  # an unbalanced "[" in the host, say: nothing a wallet could use
+        return ""
+    return (query.get("oob") or query.get("c_i") or [""])[0]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from onboarding.issuers.base import (
     IssuerHealth,
     IssuerRejected,
     Invitation,
+    invitation_oob,
 )
 from onboarding.models import DemoConnection, DemoCredential
 
@@ -36,11 +37,18 @@ class DemoIssuer(Issuer):
     # Its state is a query of the portal's own database: no need to spare it.
     check_interval = 0.0
 
+    @classmethod
+    def from_settings(cls) -> DemoIssuer:
+        """The demo issuer reads no settings: its state is the portal's own database."""
+        return cls()
+
     def create_invitation(self, *, label: str) -> Invitation:
         connection = DemoConnection.objects.create(label=label[:200])
         # A path of the portal: the view turns it into an absolute URL a phone can open.
         url = reverse("onboarding:demo_wallet", kwargs={"token": connection.token})
-        return Invitation(invitation_id=str(connection.id), url=url, connection_id=str(connection.id))
+        return Invitation(
+            invitation_id=str(connection.id), url=url, connection_id=str(connection.id), oob=invitation_oob(url)
+        )
 
     def _connection(self, connection_id: str) -> DemoConnection:
         try:

@@ -5,17 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
 
 from onboarding.models import Registration
+from onboarding.rules import registration_stuck_at
 
 register = template.Library()
-
-
-def _last_progress(registration: Registration) -> datetime:
-    moments = [registration.created_at, registration.connected_at, registration.offered_at]
-    return max(moment for moment in moments if moment is not None)
 
 
 @register.simple_tag
@@ -23,8 +18,7 @@ def stuck_in_ms(registration: Registration | None) -> int:
     """Milliseconds until a waiting page offers "start again" prominently; 0 once it should."""
     if registration is None:
         return 0
-    waited = (timezone.now() - _last_progress(registration)).total_seconds()
-    return max(0, int((settings.REGISTERFT_STUCK_AFTER - waited) * 1000))
+    return ms_until(registration_stuck_at(registration))
 
 
 @register.simple_tag

@@ -102,7 +102,7 @@ def test_it_creates_an_out_of_band_invitation_with_did_exchange(agent):
     assert invitation.invitation_id == "msg-1"
     assert invitation.url == "http://agent.test:8030?oob=eyJhIjoxfQ"
     assert invitation.connection_id == ""  # known only once the wallet answers
-    assert invitation.payload == INVITATION
+    assert invitation.oob == "eyJhIjoxfQ"  # the encoded invitation, for links that want it alone
 
 
 @pytest.mark.parametrize(

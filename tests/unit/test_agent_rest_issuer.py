@@ -89,6 +89,7 @@ def test_it_creates_an_invitation_with_an_empty_post(agent):
     assert invitation.url == "https://agent.example/?c_i=abc"
     assert invitation.connection_id == "conn-1"
     assert invitation.invitation_id == "conn-1"
+    assert invitation.oob == "abc"  # the older connection invitation's c_i parameter
 
 
 def test_it_accepts_201_created_for_an_invitation(agent):
@@ -406,6 +407,25 @@ def test_the_configured_backend_uses_the_agent_rest_settings(agent, settings):
     issuer.offer_credential(
         connection_id="conn-1", attributes={"first_name": "Ada", "institution": "ETH"}, reference="ref-1"
     )
+
+
+def test_it_builds_itself_from_its_own_settings(settings):
+    settings.AGENT_REST_CONNECTION_URL = CONNECTION_URL + "/"
+    settings.AGENT_REST_ISSUER_URL = ISSUER_URL
+    settings.AGENT_REST_CREDENTIAL_DEFINITION_ID = CRED_DEF
+    settings.AGENT_REST_ATTRIBUTE_NAMES = {"institution": "organisation"}
+    settings.AGENT_REST_ACCEPTED_STATES = ["done"]
+    settings.AGENT_REST_FAILED_STATES = ["gone"]
+    settings.AGENT_REST_API_KEY_HEADER = "X-Agent-Key"
+    settings.AGENT_REST_API_KEY = "s3cret"
+    settings.REGISTERFT_ISSUER_TIMEOUT = 4.5
+    issuer = AgentRestIssuer.from_settings()
+    assert (issuer.connection_url, issuer.issuer_url) == (CONNECTION_URL, ISSUER_URL)
+    assert issuer.credential_definition_id == CRED_DEF
+    assert issuer.attribute_names == {"institution": "organisation"}
+    assert (issuer.accepted_states, issuer.failed_states) == ({"DONE"}, {"GONE"})
+    assert issuer.session.headers["X-Agent-Key"] == "s3cret"
+    assert issuer.timeout == 4.5
 
 
 # --- Health ------------------------------------------------------------------------------------

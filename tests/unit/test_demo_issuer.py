@@ -46,6 +46,12 @@ def test_its_invitation_points_at_the_demo_wallet_page(issuer):
     assert invitation.url == wallet_url(connection)
     assert invitation.invitation_id == invitation.connection_id == str(connection.pk)
     assert connection.label == "registerft"
+    assert invitation.oob == ""  # the demo wallet page carries no out-of-band invitation
+
+
+def test_it_builds_itself_from_the_settings_without_needing_any(settings):
+    settings.REGISTERFT_ISSUER = "demo"
+    assert isinstance(DemoIssuer.from_settings(), DemoIssuer)
 
 
 def test_a_connection_is_pending_until_the_wallet_accepts_it(issuer):

@@ -1,0 +1,75 @@
+"""Choosing the configured issuer backend, and reading the invitation an invitation URL carries."""
+
+from __future__ import annotations
+
+import pytest
+
+from onboarding.issuers import get_issuer
+from onboarding.issuers.acapy import AcaPyIssuer
+from onboarding.issuers.agent_rest import AgentRestIssuer
+from onboarding.issuers.base import invitation_oob
+from onboarding.issuers.demo import DemoIssuer
+
+
+@pytest.mark.parametrize(
+    ("backend", "backend_class"),
+    [("demo", DemoIssuer), ("agent-rest", AgentRestIssuer), ("acapy", AcaPyIssuer)],
+)
+def test_it_builds_the_backend_the_setting_names_from_its_settings(settings, monkeypatch, backend, backend_class):
+    built = []
+    real = backend_class.from_settings.__func__
+    monkeypatch.setattr(backend_class, "from_settings", classmethod(lambda cls: built.append(cls) or real(cls)))
+    settings.REGISTERFT_ISSUER = backend
+    settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = "http://agent.example:9000"
+    settings.ACAPY_ADMIN_URL = "http://acapy.example:8031"
+    assert type(get_issuer()) is backend_class
+    assert built == [backend_class]
+
+
+def test_it_builds_the_backend_once(settings):
+    settings.REGISTERFT_ISSUER = "demo"
+    assert get_issuer() is get_issuer()
+
+
+def test_a_changed_issuer_setting_in_a_test_gets_a_backend_built_from_it(settings):
+    """The suite's own receiver (tests/conftest.py): no test hook lives in the portal's code."""
+    settings.REGISTERFT_ISSUER = "demo"
+    assert isinstance(get_issuer(), DemoIssuer)
+    settings.REGISTERFT_ISSUER = "acapy"
+    settings.ACAPY_ADMIN_URL = "http://acapy.example:8031"
+    assert isinstance(get_issuer(), AcaPyIssuer)
+
+
+# --- The invitation in an invitation URL --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "encoded"),
+    [
+        ("http://agent.example:8030?oob=eyJhIjoxfQ", "eyJhIjoxfQ"),
+        ("https://agent.example/?c_i=eyJhIjoxfQ%3D%3D", "eyJhIjoxfQ=="),  # the older connection invitation
+        ("https://agent.example/?c_i=old&oob=new", "new"),  # out-of-band wins
+        ("didcomm://invite?oob=eyJhIjoxfQ&label=x", "eyJhIjoxfQ"),
+    ],
+)
+def test_it_reads_the_encoded_invitation_from_oob_or_c_i(url, encoded):
+    assert invitation_oob(url) == encoded
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/demo/wallet/abc/",  # the demo issuer's own page
+        "https://agent.example.org/invite/42",
+        "https://agent.example/?oob=",
+        "https://agent.example/?label=oob",
+        "",
+    ],
+)
+def test_a_url_without_an_invitation_carries_none(url):
+    assert invitation_oob(url) == ""
+
+
+@pytest.mark.parametrize("url", ["http://[::1/?oob=abc", "not a url at all", "%%%?&&==;;", "\x00\ufffd"])
+def test_garbage_is_no_invitation_and_no_error(url):
+    assert invitation_oob(url) == ""
