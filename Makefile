@@ -32,7 +32,7 @@ run: migrate
 test: dev-venv
 	$(PY) -m pytest
 
-## The benchmark (not part of `make test`): see the README.
+## The benchmark (not part of `make test`): see docs/benchmark.md.
 bench: dev-venv
 	$(PY) -m bench
 

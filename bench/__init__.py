@@ -1,4 +1,4 @@
 """`make bench`: the portal under production settings and load, against a stand-in issuer.
 
-Not part of the test suite; see the README's "Benchmark" section.
+Not part of the test suite; see docs/benchmark.md.
 """

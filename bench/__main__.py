@@ -36,7 +36,7 @@ PYTHON = sys.executable
 WEBHOOK_SECRET = secrets.token_urlsafe(24)
 ADMIN_API_KEY = secrets.token_urlsafe(24)
 
-# The targets the benchmark checks (README, "Benchmark").
+# The targets the benchmark checks (docs/benchmark.md).
 STATUS_MIN_RATIO = 0.50
 START_MIN_RATIO = 0.05
 LATENCY_TOLERANCE = 0.15  # "the same within noise" with 100 ms issuer latency as with 0 ms

@@ -20,7 +20,7 @@ from tests.integration.test_acapy_flow import Visitor, details, wallet_receives
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
-# The README's measurement of the bound: REGISTERFT_CROWD_BOUND=N (0: no line) and
+# The measurement of the bound in docs/admission.md: REGISTERFT_CROWD_BOUND=N (0: no line) and
 # REGISTERFT_CROWD_VISITORS=N run this same test with another bound or crowd.
 CROWD = int(os.environ.get("REGISTERFT_CROWD_VISITORS", "30"))
 # Thirty phones are thirty wallets. A few fresh holder agents share them out: one agent with one

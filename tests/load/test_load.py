@@ -2,7 +2,7 @@
 stand-in issuer playing ACA-Py and the wallets, and simulated visitors completing the flow at once.
 
 CI runs REGISTERFT_LOAD_VISITORS (default 30) visitors; the full event is a documented command
-(README, "Load test"): ``REGISTERFT_LOAD_VISITORS=300 .venv/bin/python -m pytest tests/load``.
+(docs/load-test.md): ``REGISTERFT_LOAD_VISITORS=300 .venv/bin/python -m pytest tests/load``.
 """
 
 from __future__ import annotations
