@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench [--duration 5] [--backend acapy|agent-rest] [--connections 16]
 
-It starts a stand-in issuer (bench/standin.py) and the portal, drives load with wrk, prints one
-table and says which of the speed and memory targets are met. Every process it starts is stopped, by
-process group, when it ends.
+It starts a stand-in issuer (the fake agent of tests/fakes) and the portal, drives load with wrk,
+prints one table and says which of the speed and memory targets are met. Every process it starts
+is stopped, by process group, when it ends.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench import visitors as flow
-from bench.standin import StandIn
+from tests.fakes import FakeAgent
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "lua" / "visitors.lua"
@@ -86,7 +86,7 @@ def require_wrk() -> str:
 class Portal:
     """The portal under gunicorn with production settings, in a temporary var folder."""
 
-    def __init__(self, *, workdir: Path, backend: str, standin: StandIn):
+    def __init__(self, *, workdir: Path, backend: str, standin: FakeAgent):
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -268,7 +268,7 @@ ROUTES = [
 
 
 class Bench:
-    def __init__(self, *, wrk: str, portal: Portal, standin: StandIn, duration: int, connections: int):
+    def __init__(self, *, wrk: str, portal: Portal, standin: FakeAgent, duration: int, connections: int):
         self.wrk = wrk
         self.portal = portal
         self.standin = standin
@@ -349,7 +349,7 @@ class Bench:
         return calls
 
 
-def registration_costs(portal: Portal, standin: StandIn, *, count: int = 20) -> dict[str, Any]:
+def registration_costs(portal: Portal, standin: FakeAgent, *, count: int = 20) -> dict[str, Any]:
     """Walk ``count`` visitors through the whole flow at once, polling every 0.2 s, and count the
     issuer's calls."""
     since = time.monotonic()
@@ -478,9 +478,9 @@ def calls_with(backend: str, workdir: Path) -> dict[str, Any]:
         standin.stop()
 
 
-def start_pair(backend: str, workdir: Path) -> tuple[StandIn, Portal]:
-    standin = StandIn(webhook_secret=WEBHOOK_SECRET, api_key=ADMIN_API_KEY,
-                      webhook_headers={"X-Forwarded-Proto": "https"})
+def start_pair(backend: str, workdir: Path) -> tuple[FakeAgent, Portal]:
+    standin = FakeAgent(webhook_secret=WEBHOOK_SECRET, api_key=ADMIN_API_KEY,
+                        webhook_headers={"X-Forwarded-Proto": "https"})
     standin.start()
     portal = Portal(workdir=workdir, backend=backend, standin=standin)
     if backend == "acapy":

@@ -1,7 +1,8 @@
 """Every step of the flow against a misbehaving issuer on loopback, for every kind of fault.
 
-A real HTTP server (``standin.FaultyIssuer``) answers the portal's real issuer backend, so that
-refused connections, timeouts and broken bodies go through ``requests`` as they would at an event.
+A real HTTP server (the fake agent of ``tests.fakes``, one operation broken) answers the portal's
+real issuer backend, so that refused connections, timeouts and broken bodies go through
+``requests`` as they would at an event.
 The portal's clock is frozen: the check interval is moved by the test, only timeouts take real time.
 
 For each step and fault the visitor gets a page with the right status (502 a wrong answer, 503
@@ -20,7 +21,7 @@ import pytest
 
 from onboarding.issuers import get_issuer
 from onboarding.models import Registration
-from tests.faults.standin import Fault, FaultyIssuer
+from tests.fakes import Fault, FakeAgent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(60)]
 
@@ -69,15 +70,16 @@ if importlib.util.find_spec("onboarding.issuers.acapy") is not None:
 
 @pytest.fixture
 def issuer():
-    standin = FaultyIssuer(timeout=TIMEOUT)
-    standin.start()
-    yield standin
-    standin.stop()
+    # One request per connection, so that a refusal really refuses; the test plays the wallet.
+    agent = FakeAgent(keep_alive=False, client_timeout=TIMEOUT)
+    agent.start()
+    yield agent
+    agent.stop()
 
 
 @pytest.fixture(params=BACKENDS)
 def portal(request, settings, issuer):
-    """The portal's settings pointed at the stand-in, with the backend of this parameter."""
+    """The portal's settings pointed at the fake agent, with the backend of this parameter."""
     settings.REGISTERFT_ISSUER = request.param
     settings.REGISTERFT_ISSUER_TIMEOUT = TIMEOUT
     settings.REGISTERFT_STATUS_CHECK_INTERVAL = INTERVAL
@@ -121,7 +123,7 @@ def on_check_connection(visitor, clock) -> Registration:
 
 def on_name(visitor, clock, issuer) -> Registration:
     on_check_connection(visitor, clock)
-    issuer.connected = True
+    issuer.connect()
     assert visitor.get("/check_connection/status").json()["next"] == "/name"
     return Registration.objects.get()
 
@@ -176,7 +178,7 @@ def test_the_connection_page_explains_a_faulty_issuer_and_recovers(portal, issue
     assert Registration.objects.get().state == Registration.State.INVITED
     assert Registration.objects.get().pk == registration.pk
     issuer.heal()
-    issuer.connected = True
+    issuer.connect()
     clock.advance(INTERVAL)
     assert visitor.get("/check_connection/status").json()["next"] == "/name"
 
@@ -204,7 +206,7 @@ def test_connection_polls_say_why_nothing_moves_and_spare_the_issuer(portal, iss
     visitor.get("/check_connection/status")
     assert issuer.count("connection_status") <= 2
     issuer.heal()
-    issuer.connected = True
+    issuer.connect()
     clock.advance(INTERVAL)
     assert visitor.get("/check_connection/status").json()["next"] == "/name"
 
@@ -230,7 +232,7 @@ def test_the_details_form_survives_a_faulty_issuer(portal, issuer, visitor, cloc
     assert registration.state == Registration.State.CONNECTED
     assert registration.attributes["last_name"] == "Lovelace"
     # One submit is at most one call (no retries behind the visitor's back; a refused connection
-    # never reaches the stand-in); a second submit while the issuer still fails is one more.
+    # never reaches the agent); a second submit while the issuer still fails is one more.
     first = issuer.count("offer_credential")
     assert first <= 1
     again = visitor.post("/name", DETAILS)
@@ -258,7 +260,7 @@ def test_the_loading_page_explains_a_faulty_issuer_and_recovers(portal, issuer, 
     assert registration.state == Registration.State.OFFERED
     assert registration.attributes["last_name"] == "Lovelace"
     issuer.heal()
-    issuer.accepted = True
+    issuer.accept()
     clock.advance(INTERVAL)
     assert visitor.get("/loading/status").json()["next"] == "/success"
     assert visitor.get("/success").status_code == 200
@@ -280,7 +282,7 @@ def test_credential_polls_say_why_nothing_moves_and_spare_the_issuer(portal, iss
         assert expected.message in payload["message"]
     assert issuer.count("credential_status") <= 1
     issuer.heal()
-    issuer.accepted = True
+    issuer.accept()
     clock.advance(INTERVAL)
     assert visitor.get("/loading/status").json()["next"] == "/success"
     assert Registration.objects.get().state == Registration.State.ISSUED

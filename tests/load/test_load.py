@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bench.standin import StandIn
+from tests.fakes import FakeAgent
 from tests.load.visitors import run_crowd
 from tests.multi_instance.services import BASE_DIR, Process, control_socket_args, free_port, manage
 
@@ -39,11 +39,11 @@ def workdir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def portal(workdir) -> Iterator[tuple[str, StandIn, Process]]:
+def portal(workdir) -> Iterator[tuple[str, FakeAgent, Process]]:
     """gunicorn with production settings, and the stand-in issuer sending it webhooks."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    standin = StandIn(
+    standin = FakeAgent(
         connect_delay=0.2, accept_delay=0.2,
         webhook_url=f"{base_url}/webhooks/acapy", webhook_secret=WEBHOOK_SECRET,
         # The agent reaches the portal through the same proxy as the visitors.

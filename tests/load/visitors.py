@@ -1,9 +1,9 @@
 """Simulated visitors for the load test: each one a thread with its own ``requests.Session`` and its
 own client address, going through the whole flow as a phone's browser would behind a TLS proxy.
 
-The wallet's part is played by the stand-in issuer (``bench.standin``): fetching the invitation
-URL is the scan, after which the stand-in connects, accepts the offer and tells the portal by
-webhook.
+The wallet's part is played by the stand-in issuer (``tests.fakes.FakeAgent``): fetching the
+invitation URL is the scan, after which the stand-in connects, accepts the offer and tells the
+portal by webhook.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import FakeAgent
 from tests.multi_instance import services
-from tests.multi_instance.fake_agent import FakeAgent
 from tests.multi_instance.services import Instance, Postgres, Redis, ServiceSetupError
 
 # A password with characters that must be percent-encoded in the URLs, as an operator's might.
@@ -140,7 +140,7 @@ def _start_cluster(programs: services.Programs, workdir: Path, stoppers: list[Ca
 @dataclass(frozen=True)
 class AgentPair:
     """Two more instances on the same database and Redis, with the ACA-Py backend pointed at a
-    fake agent whose webhooks the test sends itself."""
+    fake agent (no webhook URL: the test sends the webhooks itself, to the instance it chooses)."""
 
     agent: FakeAgent
     instances: tuple[Instance, Instance]
@@ -156,7 +156,7 @@ def agent_pair(cluster, _stoppers, _workdir) -> AgentPair:
     environ = {
         **cluster.environ,
         "REGISTERFT_ISSUER": "acapy",
-        "ACAPY_ADMIN_URL": agent.url,
+        "ACAPY_ADMIN_URL": agent.base_url,
         "ACAPY_ADMIN_API_KEY": agent.api_key,
         "ACAPY_WEBHOOK_SECRET": webhook_secret,
         "ACAPY_ISSUER_DID": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",

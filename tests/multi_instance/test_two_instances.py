@@ -174,8 +174,9 @@ def test_a_webhook_to_either_instance_moves_the_visitor_on_the_other(cluster, ag
     secret, agent = agent_pair.webhook_secret, agent_pair.agent
 
     assert visitor.get(a, "/").status_code == 200
-    invitation_id, connection_id = agent.invitations[-1], secrets.token_hex(8)
-    connected = {"connection_id": connection_id, "invitation_msg_id": invitation_id, "state": "active"}
+    # The wallet answers at the agent; the test tells instance B, not the agent.
+    [wallet] = agent.connect(agent.latest_flow().key)
+    connected = {"connection_id": wallet.connection_id, "invitation_msg_id": wallet.key, "state": "active"}
     assert webhook(cluster, b, secret, "connections", connected) == 204
     assert visitor.get(a, "/check_connection/status").json()["next"] == "/name"
 
@@ -184,7 +185,9 @@ def test_a_webhook_to_either_instance_moves_the_visitor_on_the_other(cluster, ag
     assert visitor.post(a, "/name", details, token_from=form.text).headers.get("Location") == "/loading/"
     assert visitor.get(b, "/loading/status").json()["state"] == "waiting"
 
-    issued = {"cred_ex_id": agent.offers[-1], "connection_id": connection_id, "state": "done", "role": "issuer"}
+    issued = {
+        "cred_ex_id": wallet.cred_ex_id, "connection_id": wallet.connection_id, "state": "done", "role": "issuer",
+    }
     assert webhook(cluster, a, secret, "issue_credential_v2_0", issued) == 204
     assert visitor.get(b, "/loading/status").json()["next"] == "/success"
     assert visitor.get(a, "/success").status_code == 200
@@ -195,7 +198,7 @@ def test_a_webhook_to_either_instance_moves_the_visitor_on_the_other(cluster, ag
         ).fetchone()
     assert (state, process_id) == ("issued", issued["cred_ex_id"])
     # The states came from the webhooks alone: neither instance asked the agent for them.
-    assert not [call for call in agent.calls if call[0] == "GET" and call[1] != "/status"]
+    assert not [call for call in agent.received if call[0] == "GET" and call[1] != "/status"]
 
 
 def test_a_webhook_without_the_secret_is_refused_by_every_instance(cluster, agent_pair):
