@@ -428,7 +428,7 @@ MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
 # share PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): registrations, the demo issuer's state and
 # the rate-limit counters are rows in the database; sessions, the QR codes and the issuer's health
 # report go through the Redis cache. Any instance can then answer any request or webhook.
-from registerft.env import envdatabaseurl, envredisurl  # noqa: E402
+from registerft.env_services import envdatabaseurl, envredisurl  # noqa: E402
 
 _database = envdatabaseurl("DATABASE_URL")
 if _database is not None:
