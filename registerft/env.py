@@ -1,16 +1,19 @@
 """Small helpers that read settings from the environment.
 
 Each helper names the variable in its error, so a bad value stops start-up with a message an
-operator can act on.
+operator can act on. They need nothing of Django but its exception, so that gunicorn.conf.py reads
+its own variables with them before Django is set up.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -183,3 +186,35 @@ def envdatetime(name: str, *, tz: tzinfo) -> datetime | None:
             f"{name} must be an ISO date-time such as 2026-05-04T09:00 or 2026-05-04T09:00+02:00, not {value!r}."
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+
+
+def envjson(name: str) -> Any:
+    """The variable's value parsed as JSON, or None when it is unset or empty."""
+    raw = envstr(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {err}") from None
+
+
+def require(values: Mapping[str, object], *, when: str) -> None:
+    """Stop start-up at the first of ``values`` (variable name: its setting) that is empty."""
+    for name, value in values.items():
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set when {when}.")
+
+
+# --- Read alike by the settings and gunicorn.conf.py ---------------------------------------------
+
+
+def issuer_timeout() -> float:
+    """Seconds after which every call to the issuer gives up; gunicorn's worker timeout must outlast
+    two of them."""
+    return envfloat("REGISTERFT_ISSUER_TIMEOUT", 10.0, minimum=0.1)
+
+
+def log_format() -> str:
+    """text: one line per event; json: one object per line, for the portal's lines and gunicorn's."""
+    return envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
