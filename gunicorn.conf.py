@@ -7,61 +7,61 @@ own domain's certificate); leave them unset behind a reverse proxy that terminat
 """
 
 import multiprocessing
-import os
+import sys
+from pathlib import Path
 
+# gunicorn loads this file before Django is set up and before it applies --pythonpath: the portal's
+# folder must be importable here for the helpers that the settings read the environment with too.
+_portal = str(Path(__file__).resolve().parent)
+if _portal not in sys.path:
+    sys.path.insert(0, _portal)
 
-def _int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    try:
-        return int(value) if value.strip() else default
-    except ValueError:
-        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
+from registerft.env import envint, envlist, envstr, issuer_timeout, log_format  # noqa: E402
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
-workers = _int("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2))
-worker_class = "gthread"
-threads = _int("GUNICORN_THREADS", 4)
+try:
+    bind = envlist("GUNICORN_BIND") or ["127.0.0.1:8000"]
+    workers = envint("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2))
+    worker_class = "gthread"
+    threads = envint("GUNICORN_THREADS", 4)
 
-def _issuer_timeout() -> float:
-    value = os.environ.get("REGISTERFT_ISSUER_TIMEOUT", "").strip()
-    try:
-        return float(value) if value else 10.0
-    except ValueError:
-        raise SystemExit(f"REGISTERFT_ISSUER_TIMEOUT must be a number of seconds, not {value!r}") from None
+    # One request may call the issuer twice (the start page renewing an expired invitation; a first
+    # ACA-Py offer that creates the portal's DID), each call up to REGISTERFT_ISSUER_TIMEOUT. The
+    # worker's timeout is longer than both, so that a slow issuer answers the visitor with the
+    # portal's own page (504) instead of a killed worker.
+    _slowest_request = 2 * issuer_timeout()
+    timeout = envint("GUNICORN_TIMEOUT", max(30, int(_slowest_request) + 10))
+    graceful_timeout = envint("GUNICORN_GRACEFUL_TIMEOUT", 30)
+    keepalive = envint("GUNICORN_KEEPALIVE", 5)
+    max_requests = envint("GUNICORN_MAX_REQUESTS", 0)
+    max_requests_jitter = envint("GUNICORN_MAX_REQUESTS_JITTER", 0)
 
+    certfile = envstr("GUNICORN_CERTFILE")
+    keyfile = envstr("GUNICORN_KEYFILE")
+    # Addresses of the reverse proxies whose X-Forwarded-* headers gunicorn trusts (set but empty: none).
+    forwarded_allow_ips = ",".join(envlist("GUNICORN_FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]))
 
-# One request may call the issuer twice (the start page renewing an expired invitation; a first
-# ACA-Py offer that creates the portal's DID), each call up to REGISTERFT_ISSUER_TIMEOUT. The
-# worker's timeout is longer than both, so that a slow issuer answers the visitor with the
-# portal's own page (504) instead of a killed worker.
-_slowest_request = 2 * _issuer_timeout()
-timeout = _int("GUNICORN_TIMEOUT", max(30, int(_slowest_request) + 10))
+    accesslog = envstr("GUNICORN_ACCESSLOG", "-")
+    loglevel = envstr("GUNICORN_LOGLEVEL", "info")
+    _log_format = log_format()
+except ImproperlyConfigured as err:
+    # gunicorn would print a traceback under "Failed to read config file"; the message says it all.
+    raise SystemExit(str(err)) from None
+
 if timeout <= _slowest_request:
     raise SystemExit(
         f"GUNICORN_TIMEOUT ({timeout} s) must be longer than twice REGISTERFT_ISSUER_TIMEOUT "
         f"({_slowest_request:g} s): a request may call the issuer twice."
     )
-graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 0)
-
-certfile = os.environ.get("GUNICORN_CERTFILE") or None
-keyfile = os.environ.get("GUNICORN_KEYFILE") or None
-# Addresses of the reverse proxies whose X-Forwarded-* headers gunicorn trusts.
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # The access log carries paths only: no query string, no body, nothing a visitor typed; and the
 # request id the portal answered with, which its own lines for that request carry too.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
 
 # REGISTERFT_LOG_FORMAT=json: gunicorn's own lines (access and errors) are JSON objects too, one per
 # line on the same streams, so that a log shipper reads one format.
-if os.environ.get("REGISTERFT_LOG_FORMAT", "text").strip().lower() == "json":
+if _log_format == "json":
     _json_handler = {"class": "logging.StreamHandler", "formatter": "json"}
     logconfig_dict = {
         "version": 1,

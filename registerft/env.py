@@ -1,18 +1,20 @@
 """Small helpers that read settings from the environment.
 
 Each helper names the variable in its error, so a bad value stops start-up with a message an
-operator can act on.
+operator can act on. They need nothing of Django but its exception, so that gunicorn.conf.py reads
+its own variables with them before Django is set up.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -186,116 +188,33 @@ def envdatetime(name: str, *, tz: tzinfo) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
-# --- Shared services for several instances: DATABASE_URL and REDIS_URL -------------------------
-# Their values carry passwords, so the errors below name the variable but never quote the value.
-
-POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
-# libpq parameters that may follow "?" in DATABASE_URL; anything else is more likely a typo than
-# a wish, and libpq would only reject it at the first request.
-POSTGRES_QUERY_OPTIONS = frozenset({
-    "application_name", "channel_binding", "connect_timeout", "options", "sslcert", "sslcrl",
-    "sslkey", "sslmode", "sslrootcert", "target_session_attrs",
-})
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
-
-
-def _split_host_port(name: str, hostport: str) -> tuple[str, str]:
-    """``host``, ``host:5432`` or ``[::1]:5432`` as (host, port); the port may be empty."""
-    if hostport.startswith("["):
-        host, bracket, rest = hostport[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise ImproperlyConfigured(f"{name} has a malformed [IPv6] host.")
-        port = rest[1:]
-    else:
-        host, _, port = hostport.partition(":")
-    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
-        raise ImproperlyConfigured(f"{name} has a port that is not a number from 1 to 65535.")
-    return unquote(host), port
-
-
-def _postgres_options(name: str, query: str) -> dict[str, str]:
+def envjson(name: str) -> Any:
+    """The variable's value parsed as JSON, or None when it is unset or empty."""
+    raw = envstr(name)
+    if raw is None:
+        return None
     try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} has a malformed query string after '?'.") from None
-    options = dict(pairs)
-    unknown = sorted(set(options) - POSTGRES_QUERY_OPTIONS)
-    if unknown:
-        raise ImproperlyConfigured(
-            f"{name} names unknown connection options {', '.join(unknown)}; "
-            f"allowed are {', '.join(sorted(POSTGRES_QUERY_OPTIONS))}."
-        )
-    # Every outbound call has a timeout: a database that does not answer stops a request after
-    # a few seconds instead of holding a worker until gunicorn kills it.
-    options.setdefault("connect_timeout", "5")
-    return options
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {err}") from None
 
 
-def _urlsplit(name: str, url: str) -> SplitResult:
-    try:
-        return urlsplit(url.strip())
-    except ValueError:  # an unbalanced "[" in the host, for one
-        raise ImproperlyConfigured(f"{name} is not a valid URL.") from None
+def require(values: Mapping[str, object], *, when: str) -> None:
+    """Stop start-up at the first of ``values`` (variable name: its setting) that is empty."""
+    for name, value in values.items():
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set when {when}.")
 
 
-def parse_database_url(name: str, url: str) -> dict[str, Any]:
-    """A Django DATABASES entry for ``postgres://user:password@host:5432/name?sslmode=require``.
-
-    User, password, host and name may be percent-encoded (a password with "@" or "/" in it, or a
-    Unix socket folder as the host: ``postgres://portal@%2Frun%2Fpostgresql/registerft``).
-    """
-    parts = _urlsplit(name, url)
-    if parts.scheme not in POSTGRES_SCHEMES:
-        raise ImproperlyConfigured(
-            f"{name} must start with postgres:// or postgresql:// (only PostgreSQL is supported)."
-        )
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    host, port = _split_host_port(name, hostport)
-    database = unquote(parts.path[1:])
-    if not host:
-        raise ImproperlyConfigured(f"{name} must name a host, as in postgres://user:password@host:5432/name.")
-    if not database or "/" in database:
-        raise ImproperlyConfigured(
-            f"{name} must end with one database name, as in postgres://user:password@host:5432/name."
-        )
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": database,
-        "USER": unquote(user),
-        "PASSWORD": unquote(password),
-        "HOST": host,
-        "PORT": port,
-        "OPTIONS": _postgres_options(name, parts.query),
-    }
+# --- Read alike by the settings and gunicorn.conf.py ---------------------------------------------
 
 
-def envdatabaseurl(name: str) -> dict[str, Any] | None:
-    """The DATABASES entry described by the variable ``name``, or None when it is unset."""
-    value = envstr(name)
-    return None if value is None else parse_database_url(name, value)
+def issuer_timeout() -> float:
+    """Seconds after which every call to the issuer gives up; gunicorn's worker timeout must outlast
+    two of them."""
+    return envfloat("REGISTERFT_ISSUER_TIMEOUT", 10.0, minimum=0.1)
 
 
-def check_redis_url(name: str, url: str) -> str:
-    """``url`` itself if redis-py can connect with it: redis://[:password@]host[:port][/db],
-    rediss:// for TLS, or unix:///path/to/redis.sock[?db=0]."""
-    url = url.strip()
-    parts = _urlsplit(name, url)
-    if parts.scheme not in REDIS_SCHEMES:
-        raise ImproperlyConfigured(f"{name} must start with redis://, rediss:// or unix://.")
-    if parts.scheme == "unix":
-        if not parts.path:
-            raise ImproperlyConfigured(f"{name} must name the socket's path, as in unix:///run/redis/redis.sock.")
-        return url
-    host, _ = _split_host_port(name, parts.netloc.rpartition("@")[2])
-    if not host:
-        raise ImproperlyConfigured(f"{name} must name a host, as in redis://host:6379/0.")
-    database = parts.path.strip("/")
-    if database and not database.isdigit():
-        raise ImproperlyConfigured(f"{name} may end only with a database number, as in redis://host:6379/0.")
-    return url
-
-
-def envredisurl(name: str) -> str | None:
-    value = envstr(name)
-    return None if value is None else check_redis_url(name, value)
+def log_format() -> str:
+    """text: one line per event; json: one object per line, for the portal's lines and gunicorn's."""
+    return envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))

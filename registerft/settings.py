@@ -1,35 +1,38 @@
-"""Settings for the registerft portal.
+"""Settings for the registerft portal, read in one pass from top to bottom.
 
 Every setting an operator may change comes from the environment, with a safe default for
 development. Secrets and production endpoints have no default; a bad value stops start-up with a
-message that names the variable. The README lists every variable.
+message that names the variable. The README lists every variable. The helpers that read them live
+in registerft/env.py (gunicorn.conf.py uses them too), env_json.py and env_services.py.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from registerft.env import envbool, envchoice, envcolour, envfloat, envint, envlist, envmapping, envorigins, envstr, envurl
+from registerft.env import (
+    envbool, envchoice, envcolour, envdatetime, envfloat, envint, envlist, envmapping, envorigins, envrate, envstr,
+    envurl, issuer_timeout, log_format, require,
+)
+from registerft.env_json import envformfields, envwalletapps
+from registerft.env_services import envdatabaseurl, envredisurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("REGISTERFT_VAR_DIR", str(BASE_DIR / "var")))
 
 # --- Core -----------------------------------------------------------------------------------
 DEBUG = envbool("DJANGO_DEBUG", False)
-if DEBUG:
-    SECRET_KEY = envstr("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production")
-else:
-    SECRET_KEY = envstr("DJANGO_SECRET_KEY")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development)."
-        )
-    if len(SECRET_KEY) < 32:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
+SECRET_KEY = envstr("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production" if DEBUG else None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development)."
+    )
+if not DEBUG and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
 
 # In development the portal listens on all interfaces so that a phone on the same network can
 # open the demo wallet; in production the operator names the hosts.
@@ -38,6 +41,62 @@ if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the portal's host(s) when DJANGO_DEBUG is off.")
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 
+# --- Security ---------------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP. An agent next to the portal posts its webhooks over plain
+# HTTP on the internal network; a redirect to https would lose them (ACA-Py does not follow it).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^webhooks/acapy/"]
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+# Subdomains and the preload list bind every host under the operator's domain for a long time:
+# the operator's choice, off by default (check --deploy's W005 and W021 are silenced below).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Behind a reverse proxy that terminates TLS, name the header it sets (for example
+# X-Forwarded-Proto) so that Django knows the request came over https.
+_proxy_ssl_header = envstr("DJANGO_SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+
+# Embedding the portal in another site's page: name the parent origins. The session and CSRF
+# cookies then need SameSite=None, which browsers accept only with Secure (even on localhost over
+# http), and X-Frame-Options gives way to the CSP's frame-ancestors (it cannot name origins).
+REGISTERFT_FRAME_ANCESTORS = envorigins("REGISTERFT_FRAME_ANCESTORS")
+SESSION_COOKIE_SAMESITE = envchoice(
+    "REGISTERFT_COOKIE_SAMESITE", "None" if REGISTERFT_FRAME_ANCESTORS else "Lax", ("Lax", "Strict", "None")
+)
+CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG or SESSION_COOKIE_SAMESITE == "None"
+SESSION_COOKIE_HTTPONLY = True
+# The language cookie (the /de links and Django's switcher) carries the same flags as the others.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
+X_FRAME_OPTIONS = "DENY"
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'self'", *REGISTERFT_FRAME_ANCESTORS] if REGISTERFT_FRAME_ANCESTORS else ["'none'"],
+    }
+}
+
+CORS_ALLOWED_ORIGINS = envlist("DJANGO_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(check_connection|loading)/status/?$"
+
+CSRF_FAILURE_VIEW = "onboarding.views.errors.csrf_failure"
+
+# --- Applications, middleware and templates ---------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -52,6 +111,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of the request carries its id.
+    "onboarding.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "onboarding.middleware.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -62,17 +123,20 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    *([] if REGISTERFT_FRAME_ANCESTORS else ["django.middleware.clickjacking.XFrameOptionsMiddleware"]),
     "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "registerft.urls"
 WSGI_APPLICATION = "registerft.wsgi.application"
 
+# A folder whose templates override the portal's own (for example onboarding/privacy.html or a
+# base.html with the event's own header); it is searched before the portal's templates.
+REGISTERFT_TEMPLATE_DIR = envstr("REGISTERFT_TEMPLATE_DIR", "") or ""
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [*([Path(REGISTERFT_TEMPLATE_DIR)] if REGISTERFT_TEMPLATE_DIR else []), BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -87,9 +151,15 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-# SQLite in WAL mode with immediate transactions serves one machine with several gunicorn workers.
+# One machine: SQLite in WAL mode with immediate transactions serves several gunicorn workers.
+# Several instances behind a load balancer share PostgreSQL (DATABASE_URL): registrations, the demo
+# issuer's state, the throttle's leases and counters are rows in the database.
+# Connections are kept open between requests (per gunicorn thread): opening one and setting its
+# pragmas cost a status poll more than its query (make bench). PostgreSQL's are checked before reuse.
+_conn_max_age = envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES = {
-    "default": {
+    "default": envdatabaseurl("DATABASE_URL", conn_max_age=_conn_max_age, conn_health_checks=True)
+    or {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": envstr("REGISTERFT_DB_PATH", str(VAR_DIR / "db.sqlite3")),
         "OPTIONS": {
@@ -97,9 +167,7 @@ DATABASES = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
-        # Kept open between requests (per gunicorn thread): opening one and setting its pragmas
-        # cost a status poll more than its query (make bench).
-        "CONN_MAX_AGE": envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_MAX_AGE": _conn_max_age,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -112,9 +180,28 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Cache and sessions -----------------------------------------------------------------------
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
-SESSION_ENGINE = "onboarding.sessions"
+# One machine: a cache per process and session files. Several instances share Redis (REDIS_URL),
+# given to Django's own Redis cache as it is: sessions, the QR codes and the issuer's health report
+# go through it, so that any instance can answer any request or webhook.
+REDIS_URL = envredisurl("REDIS_URL")
+# Seconds to wait for Redis before a request gives up on it (a hung Redis must not hold workers).
+_redis_timeout = envfloat("REGISTERFT_REDIS_TIMEOUT", 2.0, minimum=0.1)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Several portals (one per event) may share one Redis.
+        "KEY_PREFIX": envstr("REGISTERFT_CACHE_KEY_PREFIX", "registerft") or "registerft",
+        "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# With Redis, cached_db rather than cache: a session is read from Redis and written to Redis and to
+# the database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw
+# every visitor in the middle of the flow back to the start. The price is one small row write per
+# changed session, and `manage.py clearsessions` removes expired rows (schedule it).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "onboarding.sessions"
 SESSION_FILE_PATH = envstr("REGISTERFT_SESSION_DIR", str(VAR_DIR / "sessions"))
 SESSION_COOKIE_AGE = envint("REGISTERFT_SESSION_AGE", 2 * 60 * 60, minimum=60)
 # Expired session files are removed once there are more than this many, checked at most once per
@@ -138,82 +225,23 @@ STATIC_ROOT = Path(envstr("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-
-# --- Security ---------------------------------------------------------------------------------
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-SESSION_COOKIE_HTTPONLY = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-# Load balancers probe over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-# Subdomains and the preload list bind every host under the operator's domain for a long time:
-# the operator's choice, off by default (check --deploy's W005 and W021 are silenced below).
-SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
-SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
-SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
-
-# Behind a reverse proxy that terminates TLS, name the header it sets (for example
-# X-Forwarded-Proto) so that Django knows the request came over https.
-_proxy_ssl_header = envstr("DJANGO_SECURE_PROXY_SSL_HEADER")
-if _proxy_ssl_header:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
-
-# Embedding the portal in another site's page: name the parent origins. The session and CSRF
-# cookies then need SameSite=None (which browsers accept only with Secure).
-REGISTERFT_FRAME_ANCESTORS = envorigins("REGISTERFT_FRAME_ANCESTORS")
-_cookie_samesite = "None" if REGISTERFT_FRAME_ANCESTORS else "Lax"
-SESSION_COOKIE_SAMESITE = envchoice("REGISTERFT_COOKIE_SAMESITE", _cookie_samesite, ("Lax", "Strict", "None"))
-CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
-if SESSION_COOKIE_SAMESITE == "None" and DEBUG:
-    # Browsers drop SameSite=None cookies that are not Secure, even on localhost over http.
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-# The language cookie (the /de links and Django's switcher) carries the same flags as the others.
-LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
-LANGUAGE_COOKIE_HTTPONLY = True
-LANGUAGE_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
-X_FRAME_OPTIONS = "DENY"
-if REGISTERFT_FRAME_ANCESTORS:
-    # frame-ancestors in the CSP says who may embed; X-Frame-Options cannot name origins.
-    MIDDLEWARE.remove("django.middleware.clickjacking.XFrameOptionsMiddleware")
-
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
-        "script-src": ["'self'"],
-        "style-src": ["'self'"],
-        "connect-src": ["'self'"],
-        "form-action": ["'self'"],
-        "base-uri": ["'none'"],
-        "object-src": ["'none'"],
-        "frame-ancestors": ["'self'", *REGISTERFT_FRAME_ANCESTORS] if REGISTERFT_FRAME_ANCESTORS else ["'none'"],
-    }
-}
-
-CORS_ALLOWED_ORIGINS = envlist("DJANGO_CORS_ALLOWED_ORIGINS")
-CORS_URLS_REGEX = r"^/(check_connection|loading)/status/?$"
-
-CSRF_FAILURE_VIEW = "onboarding.views.errors.csrf_failure"
 
 # --- Logging ----------------------------------------------------------------------------------
+# Log lines carry a request id (the caller's X-Request-ID when it is a plain token, else a new
+# one, also set on the response); text is one line per event, json one object per line.
 LOG_LEVEL = envchoice("REGISTERFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+REGISTERFT_LOG_FORMAT = log_format()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "filters": {"request_id": {"()": "onboarding.logs.RequestIdFilter"}},
+    "formatters": {"text": {"()": "onboarding.logs.TextFormatter"}, "json": {"()": "onboarding.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": REGISTERFT_LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"onboarding": {"level": LOG_LEVEL, "propagate": True}},
 }
@@ -230,7 +258,7 @@ REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
 
 REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
-REGISTERFT_ISSUER_TIMEOUT = envfloat("REGISTERFT_ISSUER_TIMEOUT", 10.0, minimum=0.1)
+REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
 
 # Lifetimes, in seconds, of each step of the flow.
 REGISTERFT_INVITATION_TTL = envint("REGISTERFT_INVITATION_TTL", 15 * 60, minimum=10)
@@ -245,42 +273,12 @@ REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = envfloat("REGISTERFT_WEBHOOK_FALLBACK_INT
 # How often the waiting pages poll the portal, in milliseconds.
 REGISTERFT_POLL_INTERVAL_MS = envint("REGISTERFT_POLL_INTERVAL_MS", 1500, minimum=200)
 
-
-def _form_fields() -> list[dict]:
-    raw = envstr("REGISTERFT_FORM_FIELDS")
-    if raw is None:
-        return [
-            {"name": "first_name", "label": _("First name"), "required": True, "max_length": 100},
-            {"name": "last_name", "label": _("Last name"), "required": True, "max_length": 100},
-            {"name": "institution", "label": _("Institution"), "required": True, "max_length": 200},
-        ]
-    try:
-        fields = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ImproperlyConfigured(f"REGISTERFT_FORM_FIELDS is not valid JSON: {err}") from None
-    if not isinstance(fields, list) or not fields:
-        raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS must be a non-empty JSON list of fields.")
-    for field in fields:
-        if not isinstance(field, dict) or not str(field.get("name", "")).isidentifier():
-            raise ImproperlyConfigured(
-                "Each entry of REGISTERFT_FORM_FIELDS needs a 'name' that is a valid identifier."
-            )
-        field.setdefault("label", field["name"].replace("_", " ").capitalize())
-        field.setdefault("required", True)
-        field.setdefault("max_length", 100)
-        if not isinstance(field["max_length"], int) or not 1 <= field["max_length"] <= 1000:
-            raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: max_length must be from 1 to 1000.")
-        # JSON's "no" or "false" as a string would be truthy and make the field required.
-        if not isinstance(field["required"], bool):
-            raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: required must be true or false.")
-    names = [field["name"] for field in fields]
-    if len(set(names)) != len(names):
-        # A repeated name would silently become one field of the form.
-        raise ImproperlyConfigured("REGISTERFT_FORM_FIELDS: each field name may appear only once.")
-    return fields
-
-
-REGISTERFT_FORM_FIELDS = _form_fields()
+# The details form: a JSON list of {"name", "label", "required", "max_length"} (only the name needed).
+REGISTERFT_FORM_FIELDS = envformfields("REGISTERFT_FORM_FIELDS", [
+    {"name": "first_name", "label": _("First name"), "required": True, "max_length": 100},
+    {"name": "last_name", "label": _("Last name"), "required": True, "max_length": 100},
+    {"name": "institution", "label": _("Institution"), "required": True, "max_length": 200},
+])
 
 # The original agent REST API (REGISTERFT_ISSUER=agent-rest).
 AGENT_REST_CONNECTION_URL = envurl("AGENT_REST_CONNECTION_URL")
@@ -291,31 +289,10 @@ AGENT_REST_ATTRIBUTE_NAMES = envmapping("AGENT_REST_ATTRIBUTE_NAMES")
 AGENT_REST_API_KEY_HEADER = envstr("AGENT_REST_API_KEY_HEADER", "X-API-Key")
 AGENT_REST_API_KEY = envstr("AGENT_REST_API_KEY", "")
 AGENT_REST_ACCEPTED_STATES = envlist("AGENT_REST_ACCEPTED_STATES", ["DONE", "COMPLETED", "ACCEPTED", "ISSUED"])
-AGENT_REST_FAILED_STATES = envlist(
-    "AGENT_REST_FAILED_STATES", ["FAILED", "ERROR", "DECLINED", "REJECTED", "ABANDONED"]
-)
+AGENT_REST_FAILED_STATES = envlist("AGENT_REST_FAILED_STATES", ["FAILED", "ERROR", "DECLINED", "REJECTED", "ABANDONED"])
 if REGISTERFT_ISSUER == "agent-rest":
-    for _name in ("AGENT_REST_CONNECTION_URL", "AGENT_REST_ISSUER_URL"):
-        if not globals()[_name]:
-            raise ImproperlyConfigured(f"{_name} must be set when REGISTERFT_ISSUER is agent-rest.")
-
-# --- Rate limits ------------------------------------------------------------------------------
-# New invitations (a connection at the issuer) and credential offers, per visitor's session and,
-# more generously, per client address: a venue's network puts hundreds of visitors behind one
-# address. Each is "count/period" (10/10m, 300/1m, 600 seconds as 5/600) or "off". The counters
-# live in the database, so every worker and instance shares them.
-from registerft.env import envrate  # noqa: E402
-
-REGISTERFT_RATE_INVITATIONS_PER_SESSION = envrate("REGISTERFT_RATE_INVITATIONS_PER_SESSION", "10/10m")
-REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = envrate("REGISTERFT_RATE_INVITATIONS_PER_ADDRESS", "300/1m")
-REGISTERFT_RATE_OFFERS_PER_SESSION = envrate("REGISTERFT_RATE_OFFERS_PER_SESSION", "5/10m")
-REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS", "300/1m")
-# The client's address is REMOTE_ADDR unless the portal sits behind trusted proxies: then name
-# the header they set (for example X-Forwarded-For) and how many of them append to it; the
-# address the outermost trusted proxy saw is taken, counting from the right. Never set this
-# without such a proxy: a client could then choose its own address.
-REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
-REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)
+    require({"AGENT_REST_CONNECTION_URL": AGENT_REST_CONNECTION_URL, "AGENT_REST_ISSUER_URL": AGENT_REST_ISSUER_URL},
+            when="REGISTERFT_ISSUER is agent-rest")
 
 # --- ACA-Py (REGISTERFT_ISSUER=acapy) -----------------------------------------------------------
 # The agent's admin API and its key (sent as X-API-Key). The agent posts state changes to
@@ -334,36 +311,22 @@ ACAPY_CREDENTIAL_TYPE = envstr("ACAPY_CREDENTIAL_TYPE", "RegisterftCredential") 
 # ed25519-2020, ...). Our own terms come from an inline {"@vocab": ...} context (empty: none).
 ACAPY_CREDENTIAL_CONTEXTS = envlist("ACAPY_CREDENTIAL_CONTEXTS", ["https://www.w3.org/2018/credentials/v1"])
 ACAPY_CREDENTIAL_VOCAB = envstr("ACAPY_CREDENTIAL_VOCAB", "https://registerft.example/vocab#") or ""
-# An agent next to the portal posts its webhooks over plain HTTP on the internal network; a
-# redirect to https would lose them (ACA-Py does not follow it).
-SECURE_REDIRECT_EXEMPT.append(r"^webhooks/acapy/")
 ACAPY_PROOF_TYPE = envchoice("ACAPY_PROOF_TYPE", "Ed25519Signature2020", ("Ed25519Signature2020", "Ed25519Signature2018"))
 if REGISTERFT_ISSUER == "acapy":
-    for _name in ("ACAPY_ADMIN_URL", "ACAPY_ADMIN_API_KEY", "ACAPY_WEBHOOK_SECRET"):
-        if not globals()[_name]:
-            raise ImproperlyConfigured(f"{_name} must be set when REGISTERFT_ISSUER is acapy.")
+    require({"ACAPY_ADMIN_URL": ACAPY_ADMIN_URL, "ACAPY_ADMIN_API_KEY": ACAPY_ADMIN_API_KEY,
+             "ACAPY_WEBHOOK_SECRET": ACAPY_WEBHOOK_SECRET}, when="REGISTERFT_ISSUER is acapy")
     if ACAPY_CREDENTIAL_FORMAT != "ld_proof" and not ACAPY_CRED_DEF_ID:
         raise ImproperlyConfigured(f"ACAPY_CRED_DEF_ID must be set when ACAPY_CREDENTIAL_FORMAT is {ACAPY_CREDENTIAL_FORMAT}.")
 
 # --- Registration window ----------------------------------------------------------------------
 # When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
 # Outside the window the start page says so and creates nothing at the issuer; either may be unset.
-from zoneinfo import ZoneInfo  # noqa: E402
-
-from registerft.env import envdatetime  # noqa: E402
-
 REGISTERFT_OPEN_FROM = envdatetime("REGISTERFT_OPEN_FROM", tz=ZoneInfo(TIME_ZONE))
 REGISTERFT_OPEN_UNTIL = envdatetime("REGISTERFT_OPEN_UNTIL", tz=ZoneInfo(TIME_ZONE))
 if REGISTERFT_OPEN_FROM and REGISTERFT_OPEN_UNTIL and REGISTERFT_OPEN_FROM >= REGISTERFT_OPEN_UNTIL:
     raise ImproperlyConfigured("REGISTERFT_OPEN_FROM must be earlier than REGISTERFT_OPEN_UNTIL.")
 
 # --- The visitor's pages: look, help and privacy ----------------------------------------------
-
-# A folder whose templates override the portal's own (for example onboarding/privacy.html or a
-# base.html with the event's own header); it is searched before the portal's templates.
-REGISTERFT_TEMPLATE_DIR = envstr("REGISTERFT_TEMPLATE_DIR", "") or ""
-if REGISTERFT_TEMPLATE_DIR:
-    TEMPLATES[0]["DIRS"].insert(0, Path(REGISTERFT_TEMPLATE_DIR))
 # The event's logo (a URL of the portal's own origin, since the CSP allows no other: for example
 # a file under static/) and its colours (#rrggbb; white text must be readable on them, WCAG AA).
 REGISTERFT_EVENT_LOGO = envstr("REGISTERFT_EVENT_LOGO", "") or ""
@@ -372,37 +335,13 @@ REGISTERFT_BRAND_DARK_COLOUR = envcolour("REGISTERFT_BRAND_DARK_COLOUR", "#083d6
 # A waiting page without progress for this many seconds offers "start again" prominently.
 REGISTERFT_STUCK_AFTER = envint("REGISTERFT_STUCK_AFTER", 90, minimum=5)
 
-
-def _wallet_apps() -> list[dict]:
-    """The wallet apps the help page names: a JSON list of {"name", "ios", "android", "website"}."""
-    raw = envstr("REGISTERFT_WALLET_APPS")
-    if raw is None:
-        return [
-            {
-                "name": "BC Wallet",
-                "ios": "https://apps.apple.com/app/bc-wallet/id1587380443",
-                "android": "https://play.google.com/store/apps/details?id=ca.bc.gov.BCWallet",
-            },
-            {
-                "name": "Lissi Wallet",
-                "ios": "https://apps.apple.com/app/lissi-wallet/id1529848685",
-                "android": "https://play.google.com/store/apps/details?id=io.lissi.mobile.android",
-            },
-        ]
-    try:
-        apps = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ImproperlyConfigured(f"REGISTERFT_WALLET_APPS is not valid JSON: {err}") from None
-    if not isinstance(apps, list) or not all(isinstance(app, dict) and app.get("name") for app in apps):
-        raise ImproperlyConfigured("REGISTERFT_WALLET_APPS must be a JSON list of objects, each with a 'name'.")
-    for app in apps:
-        for key in ("ios", "android", "website"):
-            if app.get(key) and not str(app[key]).startswith("https://"):
-                raise ImproperlyConfigured(f"REGISTERFT_WALLET_APPS: the {key} link of {app['name']} must be https.")
-    return apps
-
-
-REGISTERFT_WALLET_APPS = _wallet_apps()
+# The wallet apps the help page names: a JSON list of {"name", "ios", "android", "website"}.
+REGISTERFT_WALLET_APPS = envwalletapps("REGISTERFT_WALLET_APPS", [
+    {"name": "BC Wallet", "ios": "https://apps.apple.com/app/bc-wallet/id1587380443",
+     "android": "https://play.google.com/store/apps/details?id=ca.bc.gov.BCWallet"},
+    {"name": "Lissi Wallet", "ios": "https://apps.apple.com/app/lissi-wallet/id1529848685",
+     "android": "https://play.google.com/store/apps/details?id=io.lissi.mobile.android"},
+])
 # The privacy notice: who is responsible, how to reach them, how long registrations are kept
 # (schedule `manage.py purge_registrations --older-than <days>d` to match), and any further text.
 REGISTERFT_PRIVACY_CONTROLLER = envstr("REGISTERFT_PRIVACY_CONTROLLER", "") or ""
@@ -410,57 +349,19 @@ REGISTERFT_PRIVACY_CONTACT = envstr("REGISTERFT_PRIVACY_CONTACT", "") or ""
 REGISTERFT_PRIVACY_RETENTION_DAYS = envint("REGISTERFT_PRIVACY_RETENTION_DAYS", 30, minimum=1)
 REGISTERFT_PRIVACY_TEXT = envstr("REGISTERFT_PRIVACY_TEXT", "") or ""
 
-# --- Operations: probes, logs, metrics ----------------------------------------------------------
+# --- Operations: probes and metrics -----------------------------------------------------------
 # /readyz reports the issuer's reachability from a background check at most this many seconds old.
 REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
-# Log lines carry a request id (the caller's X-Request-ID when it is a plain token, else a new
-# one, also set on the response); text is one line per event, json one object per line.
-REGISTERFT_LOG_FORMAT = envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
-LOGGING["filters"] = {"request_id": {"()": "onboarding.logs.RequestIdFilter"}}
-LOGGING["formatters"].update(
-    text={"()": "onboarding.logs.TextFormatter"}, json={"()": "onboarding.logs.JsonFormatter"}
-)
-LOGGING["handlers"]["console"].update(formatter=REGISTERFT_LOG_FORMAT, filters=["request_id"])
-MIDDLEWARE.insert(0, "onboarding.logs.RequestIdMiddleware")
-
-# --- More than one instance: DATABASE_URL and REDIS_URL ----------------------------------------
-# One machine runs on SQLite and file sessions (above). Several instances behind a load balancer
-# share PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): registrations, the demo issuer's state and
-# the rate-limit counters are rows in the database; sessions, the QR codes and the issuer's health
-# report go through the Redis cache. Any instance can then answer any request or webhook.
-from registerft.env import envdatabaseurl, envredisurl  # noqa: E402
-
-_database = envdatabaseurl("DATABASE_URL")
-if _database is not None:
-    # Connections are kept for this many seconds (per gunicorn thread) and checked before reuse.
-    _database["CONN_MAX_AGE"] = envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0)
-    _database["CONN_HEALTH_CHECKS"] = True
-    DATABASES = {"default": _database}
-
-REDIS_URL = envredisurl("REDIS_URL")
-if REDIS_URL:
-    # Seconds to wait for Redis before a request gives up on it (a hung Redis must not hold workers).
-    _redis_timeout = envfloat("REGISTERFT_REDIS_TIMEOUT", 2.0, minimum=0.1)
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # Several portals (one per event) may share one Redis.
-            "KEY_PREFIX": envstr("REGISTERFT_CACHE_KEY_PREFIX", "registerft") or "registerft",
-            "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
-        }
-    }
-    # cached_db rather than cache: a session is read from Redis and written to Redis and to the
-    # database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw
-    # every visitor in the middle of the flow back to the start. The price is one small row write
-    # per changed session, and `manage.py clearsessions` removes expired rows (schedule it).
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Prometheus metrics at /metrics: off (404) unless REGISTERFT_METRICS is on; with a token, only for
 # "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
 
-# --- Admission: protect the issuer agent from a crowd (onboarding/admission.py) ---------------
+# === The throttle ===============================================================================
+# Who may ask the issuer agent now (onboarding/admission.py, call_slots.py, limits.py): the line at
+# the door, the bound on calls in flight and the rate limits. Leases and counters live in the
+# database, so every worker and instance shares them.
+
 # At most this many registrations in progress at the agent (a fresh invitation, an offer being
 # sent or waiting for the wallet); further new visitors wait in line on the start page. 0 turns
 # the line off. One ACA-Py with its SQLite wallet stalls at about 8 (README, "Admission").
@@ -474,3 +375,17 @@ REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0
 REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)
 # A place in line is given up when its page has not asked for this many seconds.
 REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 30, minimum=5)
+
+# New invitations (a connection at the issuer) and credential offers, per visitor's session and,
+# more generously, per client address: a venue's network puts hundreds of visitors behind one
+# address. Each is "count/period" (10/10m, 300/1m, 600 seconds as 5/600) or "off".
+REGISTERFT_RATE_INVITATIONS_PER_SESSION = envrate("REGISTERFT_RATE_INVITATIONS_PER_SESSION", "10/10m")
+REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = envrate("REGISTERFT_RATE_INVITATIONS_PER_ADDRESS", "300/1m")
+REGISTERFT_RATE_OFFERS_PER_SESSION = envrate("REGISTERFT_RATE_OFFERS_PER_SESSION", "5/10m")
+REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS", "300/1m")
+# The client's address is REMOTE_ADDR unless the portal sits behind trusted proxies: then name
+# the header they set (for example X-Forwarded-For) and how many of them append to it; the
+# address the outermost trusted proxy saw is taken, counting from the right. Never set this
+# without such a proxy: a client could then choose its own address.
+REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
+REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from onboarding.forms import DetailsForm
 from onboarding.models import Registration
 from onboarding.services import SESSION_KEY
-from registerft.settings import _form_fields
+from registerft.env_json import envformfields
 
 VALID = {"first_name": "Ada", "last_name": "Lovelace", "institution": "Analytical Engines"}
 
@@ -143,7 +143,7 @@ def test_the_fields_come_from_the_setting(settings):
 
 def test_it_parses_the_form_fields_variable_with_defaults(monkeypatch):
     monkeypatch.setenv("REGISTERFT_FORM_FIELDS", json.dumps([{"name": "email_address"}]))
-    [field] = _form_fields()
+    [field] = envformfields("REGISTERFT_FORM_FIELDS", default=[])
     assert field == {"name": "email_address", "label": "Email address", "required": True, "max_length": 100}
 
 
@@ -165,7 +165,7 @@ def test_it_parses_the_form_fields_variable_with_defaults(monkeypatch):
 def test_a_bad_form_fields_variable_stops_start_up_naming_it(monkeypatch, raw):
     monkeypatch.setenv("REGISTERFT_FORM_FIELDS", raw)
     with pytest.raises(ImproperlyConfigured, match="REGISTERFT_FORM_FIELDS"):
-        _form_fields()
+        envformfields("REGISTERFT_FORM_FIELDS", default=[])
 
 
 # --- The rendered form ---------------------------------------------------------------------------

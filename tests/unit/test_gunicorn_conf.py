@@ -80,3 +80,18 @@ def test_with_json_logs_gunicorns_own_lines_are_json_objects(conf, capsys):
             logging.getLogger(name).handlers.clear()
             logging.getLogger(name).propagate = True
     assert "logconfig_dict" not in conf(REGISTERFT_LOG_FORMAT="text")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [("REGISTERFT_LOG_FORMAT", "xml", "one of text, json"), ("REGISTERFT_ISSUER_TIMEOUT", "0", "at least 0.1")],
+)
+def test_it_reads_the_portals_variables_as_the_settings_do(conf, name, value, words):
+    """The same helpers (registerft/env.py): a value the portal would refuse stops gunicorn too."""
+    with pytest.raises(SystemExit, match=f"^{name} must be .*{words}"):
+        conf(**{name: value})
+
+
+def test_an_empty_forwarded_allow_ips_trusts_no_proxy(conf):
+    assert conf()["forwarded_allow_ips"] == "127.0.0.1,::1"
+    assert conf(GUNICORN_FORWARDED_ALLOW_IPS="")["forwarded_allow_ips"] == ""

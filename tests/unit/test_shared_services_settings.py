@@ -1,5 +1,6 @@
-"""DATABASE_URL and REDIS_URL: parsing, errors that name the variable (never the password), and
-the settings they switch to PostgreSQL, the Redis cache and shared sessions."""
+"""DATABASE_URL and REDIS_URL: parsing (dj-database-url, redis-py's own parser) with our checks on
+top, errors that name the variable (never the password), and the settings they switch to
+PostgreSQL, the Redis cache and shared sessions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from registerft.env import check_redis_url, envdatabaseurl, envredisurl, parse_database_url
+from registerft.env_services import check_redis_url, envdatabaseurl, envredisurl, parse_database_url
 
 SETTINGS_FILE = Path(__file__).resolve().parents[2] / "registerft" / "settings.py"
 
@@ -28,17 +29,25 @@ def settings_with(monkeypatch: pytest.MonkeyPatch, **environ: str) -> dict:
 # --- DATABASE_URL -------------------------------------------------------------------------------
 
 
+DATABASE_KEYS = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
+
+
 def test_it_parses_a_full_postgres_url():
     entry = parse_database_url("DATABASE_URL", "postgres://portal:pw@db.example:6543/registerft")
-    assert entry == {
+    assert {key: entry[key] for key in DATABASE_KEYS} == {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "registerft",
         "USER": "portal",
         "PASSWORD": "pw",
         "HOST": "db.example",
-        "PORT": "6543",
-        "OPTIONS": {"connect_timeout": "5"},
+        "PORT": 6543,
+        "OPTIONS": {"connect_timeout": 5},
     }
+
+
+def test_it_passes_connection_settings_on_to_the_entry():
+    entry = parse_database_url("DATABASE_URL", "postgres://u:p@db/r", conn_max_age=30, conn_health_checks=True)
+    assert (entry["CONN_MAX_AGE"], entry["CONN_HEALTH_CHECKS"]) == (30, True)
 
 
 def test_it_accepts_the_postgresql_scheme_and_leaves_out_the_port():
@@ -53,17 +62,17 @@ def test_it_decodes_a_percent_encoded_password_with_at_signs_and_slashes():
 
 def test_it_reads_an_ipv6_host_in_brackets():
     entry = parse_database_url("DATABASE_URL", "postgres://u:p@[::1]:5433/registerft")
-    assert (entry["HOST"], entry["PORT"]) == ("::1", "5433")
+    assert (entry["HOST"], entry["PORT"]) == ("::1", 5433)
 
 
-def test_it_reads_a_unix_socket_folder_as_the_host():
+def test_it_reads_a_unix_socket_folder_as_the_host_keeping_its_case():
     entry = parse_database_url("DATABASE_URL", "postgres://portal@%2Frun%2FPostgreSQL/registerft")
     assert entry["HOST"] == "/run/PostgreSQL"
 
 
 def test_it_passes_known_libpq_options_and_keeps_a_given_connect_timeout():
     entry = parse_database_url("DATABASE_URL", "postgres://u:p@db/r?sslmode=verify-full&connect_timeout=2")
-    assert entry["OPTIONS"] == {"sslmode": "verify-full", "connect_timeout": "2"}
+    assert entry["OPTIONS"] == {"sslmode": "verify-full", "connect_timeout": 2}
 
 
 @pytest.mark.parametrize(
@@ -80,6 +89,8 @@ def test_it_passes_known_libpq_options_and_keeps_a_given_connect_timeout():
         ("postgres://u:secret-pw@[::1/r", "valid URL"),
         ("postgres://u:secret-pw@db/r?sslmod=require", "sslmod"),
         ("postgres://u:secret-pw@db/r?sslmode", "query string"),
+        ("postgres://u:secret-pw@db/r?sslmode=require&sslmode=disable", "twice"),
+        ("postgres://u:secret-pw@db/r?currentSchema=x", "currentSchema"),
     ],
 )
 def test_it_rejects_a_bad_database_url_naming_the_variable_but_not_the_password(url, words):
@@ -124,6 +135,8 @@ def test_it_accepts_the_redis_urls_redis_py_understands(url):
         ("redis://:secret-pw@/0", "host"),
         ("redis://:secret-pw@cache:6379/sessions", "database number"),
         ("unix://", "socket"),
+        ("redis://:secret-pw@[::1:6379/0", "valid Redis URL"),
+        ("redis://:secret-pw@cache:6379/0?socket_timeout=soon", "options"),
     ],
 )
 def test_it_rejects_a_bad_redis_url_naming_the_variable_but_not_the_password(url, words):

@@ -1,0 +1,50 @@
+"""The portal's JSON-valued settings: the details form's fields and the wallet apps the help page
+names. Each reader checks the shape and stops start-up with a message that names the variable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from registerft.env import envjson
+
+
+def envformfields(name: str, default: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A non-empty JSON list of {"name", "label", "required", "max_length"}; only the name is
+    needed (the label defaults to the name in words, a field is required, 100 characters long)."""
+    fields = envjson(name)
+    if fields is None:
+        return default
+    if not isinstance(fields, list) or not fields:
+        raise ImproperlyConfigured(f"{name} must be a non-empty JSON list of fields.")
+    for field in fields:
+        if not isinstance(field, dict) or not str(field.get("name", "")).isidentifier():
+            raise ImproperlyConfigured(f"Each entry of {name} needs a 'name' that is a valid identifier.")
+        field.setdefault("label", field["name"].replace("_", " ").capitalize())
+        field.setdefault("required", True)
+        field.setdefault("max_length", 100)
+        if not isinstance(field["max_length"], int) or not 1 <= field["max_length"] <= 1000:
+            raise ImproperlyConfigured(f"{name}: max_length must be from 1 to 1000.")
+        # JSON's "no" or "false" as a string would be truthy and make the field required.
+        if not isinstance(field["required"], bool):
+            raise ImproperlyConfigured(f"{name}: required must be true or false.")
+    names = [field["name"] for field in fields]
+    if len(set(names)) != len(names):
+        # A repeated name would silently become one field of the form.
+        raise ImproperlyConfigured(f"{name}: each field name may appear only once.")
+    return fields
+
+
+def envwalletapps(name: str, default: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A JSON list of {"name", "ios", "android", "website"}, each link https."""
+    apps = envjson(name)
+    if apps is None:
+        return default
+    if not isinstance(apps, list) or not all(isinstance(app, dict) and app.get("name") for app in apps):
+        raise ImproperlyConfigured(f"{name} must be a JSON list of objects, each with a 'name'.")
+    for app in apps:
+        for key in ("ios", "android", "website"):
+            if app.get(key) and not str(app[key]).startswith("https://"):
+                raise ImproperlyConfigured(f"{name}: the {key} link of {app['name']} must be https.")
+    return apps
