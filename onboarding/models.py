@@ -106,22 +106,6 @@ class DemoCredential(models.Model):
         return f"demo credential {self.id} ({self.state})"
 
 
-class RateCounter(models.Model):
-    """How often one key (an action and a session or client address) was used in one fixed time
-    window. Kept in the database so that every worker and instance counts together."""
-
-    key = models.CharField(max_length=200)
-    window_start = models.DateTimeField()
-    expires_at = models.DateTimeField(db_index=True)
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="rate_counter_key_window")]
-
-    def __str__(self) -> str:
-        return f"{self.key} {self.count} until {self.expires_at:%H:%M:%S}"
-
-
 class AcaPyIssuerDid(models.Model):
     """The did:key that signs the portal's credentials at one ACA-Py agent (by admin URL).
 
@@ -136,33 +120,33 @@ class AcaPyIssuerDid(models.Model):
         return f"{self.did} at {self.admin_url}"
 
 
-class AdmissionTicket(models.Model):
-    """A new visitor's place in line while the issuer agent has as many registrations in progress
-    as it can take (onboarding/admission.py). ``admitted_at`` marks a slot taken but not yet
-    turned into a registration."""
+class Lease(models.Model):
+    """The throttle's one primitive (onboarding/throttle.py): a named row that one holder may hold
+    until a moment, or that counts within a window. Places at the agent, calls in flight, rate
+    windows and the line's counters are all leases, shared by every worker and instance through
+    the database; a holder that died frees its lease when ``until`` passes."""
 
-    token = models.CharField(max_length=40, unique=True)
-    created_at = models.DateTimeField(db_index=True)
-    seen_at = models.DateTimeField(db_index=True)
-    admitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    key = models.CharField(max_length=200, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True, default="")
+    count = models.PositiveBigIntegerField(default=0)
+    until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
-        return f"ticket from {self.created_at:%H:%M:%S}"
+        return f"{self.key} ({self.holder or self.count})"
 
 
-class AdmissionGate(models.Model):
-    """One row, updated at the start of every admission decision: the update's lock lets one
-    decision at a time through, across workers and instances (SQLite and PostgreSQL alike)."""
+class LineTicket(models.Model):
+    """A new visitor's place in the line at the door. The id is the place: the line is served in
+    id order, and a position is the id less the tickets served so far."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True)
-    decisions = models.PositiveBigIntegerField(default=0)
+    id = models.BigAutoField(primary_key=True)
+    token = models.CharField(max_length=40, unique=True)
+    address = models.CharField(max_length=64, db_index=True)
+    # Present: polled within their page's own interval; only present visitors hold up those behind.
+    present_until = models.DateTimeField(db_index=True)
+    # Told "your turn" at this moment; a call not answered soon no longer holds anybody up.
+    called_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
 
-
-class IssuerCallSlot(models.Model):
-    """One of REGISTERFT_MAX_ISSUER_CALLS places for a call to the issuer agent, shared by all
-    workers and instances: a call takes a free slot with one conditional update, and gives it back
-    when it ends. A slot whose holder died is free again once its lease runs out."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True)
-    taken_until = models.DateTimeField(null=True, blank=True)
-    holder = models.CharField(max_length=32, blank=True, default="")
+    def __str__(self) -> str:
+        return f"ticket {self.id}"

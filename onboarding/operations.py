@@ -23,6 +23,7 @@ from django.utils import timezone
 from onboarding.issuers import get_issuer
 from onboarding.issuers.base import Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
+from onboarding.services import issuer_call
 
 State = Registration.State
 logger = logging.getLogger("onboarding.ops")
@@ -87,7 +88,8 @@ def issuer_status() -> IssuerHealth:
 def invitation_create(*, label: str, base_url: str) -> Invitation:
     """A new invitation at the issuer, its URL made absolute with ``base_url`` where the issuer
     gives a path of the portal (the demo issuer). Raises ``IssuerError``."""
-    invitation = get_issuer().create_invitation(label=label)
+    with issuer_call("create_invitation"):
+        invitation = get_issuer().create_invitation(label=label)
     if invitation.url.startswith("/"):
         invitation = replace(invitation, url=base_url.rstrip("/") + invitation.url)
     return invitation
@@ -235,7 +237,8 @@ def _forget_at_the_agent(ids: list[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:
     for pk, *offers in handles:
         for process_id in filter(None, offers):
             try:
-                deleted += issuer.forget_credential(process_id=process_id)
+                with issuer_call("forget_credential"):
+                    deleted += issuer.forget_credential(process_id=process_id)
             except IssuerError as err:
                 logger.warning("purge: the agent kept credential record registration=%s error=%s", pk, err)
                 kept.add(pk)

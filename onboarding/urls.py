@@ -29,7 +29,7 @@ urlpatterns += [
     path("brand.css", pages.brand_css, name="brand_css"),
 ]
 
-# The line at the door while the issuer agent is busy (onboarding/admission.py).
+# The line at the door while the issuer agent is busy (onboarding/throttle.py).
 from onboarding.views import queue  # noqa: E402
 
 urlpatterns += [path("queue/status", queue.QueueStatusView.as_view(), name="queue_status")]

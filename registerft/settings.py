@@ -358,16 +358,16 @@ REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
 
 # === The throttle ===============================================================================
-# Who may ask the issuer agent now (onboarding/admission.py, call_slots.py, limits.py): the line at
-# the door, the bound on calls in flight and the rate limits. Leases and counters live in the
-# database, so every worker and instance shares them.
+# Who may ask the issuer agent now (onboarding/throttle.py): the line at the door, the bound on
+# calls in flight and the rate limits. Leases and counters live in the database, so every worker
+# and instance shares them (docs/admission.md).
 
 # At most this many registrations in progress at the agent (a fresh invitation, an offer being
 # sent or waiting for the wallet); further new visitors wait in line on the start page. 0 turns
-# the line off. One ACA-Py with its SQLite wallet stalls at about 8 (README, "Admission").
+# the line off. One ACA-Py with its SQLite wallet stalls at about 8 (docs/admission.md).
 REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 5, minimum=0)
 # At most this many calls to the issuer agent at once, from all workers and instances together
-# (onboarding/call_slots.py); a call that finds none free waits up to REGISTERFT_ISSUER_TIMEOUT.
+# (onboarding/throttle.py); a call that finds none free waits up to REGISTERFT_ISSUER_TIMEOUT.
 # 0 turns the bound off.
 REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0)
 # Seconds an invitation or an offer counts as in progress: the agent works while a wallet answers;
@@ -375,6 +375,9 @@ REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0
 REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)
 # A place in line is given up when its page has not asked for this many seconds.
 REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 30, minimum=5)
+# Places in line one client address may hold at once: generous, as a venue puts hundreds of
+# visitors behind one address; it stops one client from filling the line. 0: no cap.
+REGISTERFT_LINE_PER_ADDRESS = envint("REGISTERFT_LINE_PER_ADDRESS", 1000, minimum=0)
 
 # New invitations (a connection at the issuer) and credential offers, per visitor's session and,
 # more generously, per client address: a venue's network puts hundreds of visitors behind one

@@ -327,7 +327,7 @@ class AcaPyIssuer(HttpIssuer):
             "issuer_did": self._issuer_did or "(created on first offer)",
         }
         try:
-            data = self.request("GET", self.url("/status"), operation="health", bounded=False)
+            data = self.request("GET", self.url("/status"), operation="health")
         except IssuerError as err:
             return IssuerHealth(self.name, False, seconds=time.monotonic() - started, detail=err.detail(),
                                 settings=described)

@@ -128,7 +128,7 @@ class AgentRestIssuer(HttpIssuer):
         }
         try:
             self.request("GET", f"{self.connection_url}/connection/registerft-health-check", operation="health",
-                         ok=(200, 404), bounded=False)
+                         ok=(200, 404))
         except IssuerRejected as err:
             # Any HTTP answer proves the agent is reachable.
             if err.http_status is None:

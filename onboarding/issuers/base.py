@@ -10,7 +10,6 @@ import abc
 import enum
 import logging
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,7 +17,6 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from onboarding import metrics
-from onboarding.call_slots import NoFreeSlot, issuer_call_slot
 
 logger = logging.getLogger("onboarding.issuer")
 
@@ -188,23 +186,16 @@ class HttpIssuer(Issuer):
         json: Any = None,
         params: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201),
-        bounded: bool = True,
     ) -> Any:
         """Send one request and return its parsed JSON body, or raise an ``IssuerError``.
 
-        ``bounded`` calls wait for one of the shared call slots (onboarding/call_slots.py); the
-        health check does not, so that a busy agent can still be told from a dead one."""
+        The bound on calls in flight is the caller's (onboarding/throttle.py): the flow's calls
+        hold a call slot, the health check none, so that a busy agent can be told from a dead one."""
         started = time.monotonic()
         outcome = "error"
         try:
             try:
-                with issuer_call_slot() if bounded else nullcontext():
-                    response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
-            except NoFreeSlot as err:
-                outcome = "busy"
-                raise IssuerUnavailable(
-                    f"The portal's calls to the issuer are at their bound; {operation} found no free place in time"
-                ) from err
+                response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
             except requests.Timeout as err:
                 outcome = "timeout"
                 raise IssuerTimeout(f"The issuer did not answer {operation} in time") from err

@@ -24,15 +24,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from onboarding import admission, limits, services
+from onboarding import offers, selectors, services, throttle
 from onboarding.forms import DetailsForm
 from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
 from onboarding.links import absolute_url, wallet_link
 from onboarding.models import Registration
 from onboarding.qr import qr_svg
-from onboarding.services import Step
+from onboarding.selectors import Step
 from onboarding.views.queue import queue_response
-from onboarding.views.window import registration_closed_response
+from onboarding.views.limits import limited_message, rate_limited_response, visitor_address, with_retry_after
+from onboarding.views.window import registration_closed
 
 logger = logging.getLogger("onboarding.views")
 
@@ -88,12 +89,12 @@ class FlowStepMixin:
     registration: Registration | None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.registration = services.registration_for_session(request.session)
+        self.registration = selectors.registration_for_session(request.session)
         if self.registration is not None:
             # A step that ran out of time is a failure before anything else: details sent after
             # their deadline must not reach the issuer.
             self.registration = services.registration_expire(registration=self.registration)
-        step = services.registration_step(self.registration)
+        step = selectors.registration_step(self.registration)
         if step not in self.steps:
             if self.registration is None or self.registration.state != State.FAILED:
                 # A failure explains itself on the page it is sent to.
@@ -113,31 +114,23 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        closed = registration_closed_response(request)  # outside the registration window
-        if closed is not None:
-            return closed
-        # A new visitor beyond the agent's bound waits in line; waiting costs the agent nothing,
-        # so it is not counted by the rate limits.
-        position = admission.admission_request(session=request.session)
-        if position:
-            return queue_response(request, position)
-        limited = limits.invitation_limited(request=request)
-        if limited is not None:
-            admission.admission_done(session=request.session, started=False)
-            return limits.rate_limited_response(request, limited)
         try:
-            registration = services.registration_start(
-                session=request.session, label=settings.REGISTERFT_EVENT_NAME
+            outcome = services.visitor_start(
+                session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME
             )
         except IssuerError as err:
-            admission.admission_done(session=request.session, started=False)
             logger.warning("invitation failed: %s", err)
             return issuer_error_response(request, err)
-        admission.admission_done(session=request.session, started=True)
+        if isinstance(outcome, services.Closed):
+            return registration_closed(request, outcome.window)
+        if isinstance(outcome, throttle.Waiting):
+            return queue_response(request, outcome)
+        if isinstance(outcome, throttle.Limited):
+            return rate_limited_response(request, outcome)
         # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
         # The issuer is still asked at most once per check interval.
-        registration = services.registration_progress(registration=registration).registration
-        step = services.registration_step(registration)
+        registration = services.registration_progress(registration=outcome.registration).registration
+        step = selectors.registration_step(registration)
         if step != Step.CHECK_CONNECTION:
             return redirect(f"onboarding:{step}")
         return self.render_to_response(self.get_context_data(registration=registration))
@@ -151,7 +144,7 @@ class StartView(TemplateView):
             qr_svg=qr_svg(short_url),
             short_url=short_url,
             wallet_url=wallet_link(self.request, registration.invitation_url),
-            expires_at=services.registration_invitation_expires_at(registration),
+            expires_at=selectors.registration_invitation_expires_at(registration),
             status_url=reverse("onboarding:connection_status"),
         )
         return context
@@ -196,7 +189,7 @@ class WaitingView(FlowStepMixin, TemplateView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         assert self.registration is not None
         progress = services.registration_progress(registration=self.registration)
-        step = services.registration_step(progress.registration)
+        step = selectors.registration_step(progress.registration)
         if step != self.page_step:
             return redirect(f"onboarding:{step}")
         context = self.get_context_data(progress=progress)
@@ -247,12 +240,12 @@ class StatusView(View):
     page_url_name = ""
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        registration = services.registration_for_session(request.session)
+        registration = selectors.registration_for_session(request.session)
         if registration is None:
             return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": "", "issuer": "ok"})
         progress = services.registration_progress(registration=registration)
         registration = progress.registration
-        step = services.registration_step(registration)
+        step = selectors.registration_step(registration)
         payload: dict[str, Any] = {"state": "waiting", "next": None, "message": "", "issuer": "ok"}
         if registration.state == State.FAILED:
             payload.update(state="failed", next=reverse(self.page_url_name), message=failure_message(registration))
@@ -295,14 +288,16 @@ class NameView(FlowStepMixin, FormView):
 
     def form_valid(self, form: DetailsForm) -> HttpResponse:
         assert self.registration is not None
-        limited = limits.request_limited(request=self.request, action=limits.Action.OFFER)
-        if limited is not None:
-            form.add_error(None, limits.limited_message(limited))
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            return limits.with_retry_after(response, limited)
         try:
-            services.credential_offer(registration=self.registration, attributes=form.attributes())
-        except services.OfferInProgress:
+            offers.credential_offer(
+                registration=self.registration, attributes=form.attributes(),
+                session=self.request.session, address=visitor_address(self.request),
+            )
+        except throttle.RateLimited as err:
+            form.add_error(None, limited_message(err.limited))
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            return with_retry_after(response, err.limited)
+        except offers.OfferInProgress:
             return redirect("onboarding:loading")
         except IssuerError as err:
             # Not str(err): it quotes the agent's answer, which may echo the visitor's details.
@@ -327,11 +322,11 @@ class SuccessView(TemplateView):
     template_name = "onboarding/success.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        registration = services.registration_for_session(request.session)
+        registration = selectors.registration_for_session(request.session)
         if registration is not None and registration.state == State.ISSUED:
             services.registration_complete(session=request.session, registration=registration)
-        elif not services.registration_completed_in(request.session):
-            step = services.registration_step(registration)
+        elif not selectors.registration_completed_in(request.session):
+            step = selectors.registration_step(registration)
             messages.info(request, _(STEP_MESSAGES[step]))
             return redirect(f"onboarding:{step}")
         context = self.get_context_data(**kwargs)
@@ -347,14 +342,15 @@ class ResendOfferView(FlowStepMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         assert self.registration is not None
-        if not services.credential_offer_due_again(self.registration):
+        if not offers.credential_offer_due_again(self.registration):
             return redirect("onboarding:loading")
-        limited = limits.request_limited(request=request, action=limits.Action.OFFER)
-        if limited is not None:
-            return limits.rate_limited_response(request, limited)
         try:
-            services.credential_reoffer(registration=self.registration)
-        except services.OfferInProgress:
+            offers.credential_reoffer(
+                registration=self.registration, session=request.session, address=visitor_address(request)
+            )
+        except throttle.RateLimited as err:
+            return rate_limited_response(request, err.limited)
+        except offers.OfferInProgress:
             pass  # another request of this visitor is sending it right now
         except IssuerError as err:
             logger.warning(
@@ -382,12 +378,12 @@ class InvitationLinkView(View):
 
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
         registration = get_object_or_404(Registration, short_code=code)
-        expired = timezone.now() > services.registration_invitation_expires_at(registration)
+        expired = timezone.now() > selectors.registration_invitation_expires_at(registration)
         if registration.state != State.INVITED or expired:
             return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)
         target = absolute_url(request, registration.invitation_url)
         if "application/json" in request.headers.get("Accept", ""):
-            payload = services.invitation_payload(registration=registration)
+            payload = selectors.invitation_payload(registration=registration)
             if payload is not None:
                 return JsonResponse(payload)
         return HttpResponseRedirect(target)

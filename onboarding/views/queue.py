@@ -1,9 +1,8 @@
 """The line at the door: the page a new visitor sees while the issuer agent is busy, and the JSON
-it polls. The decisions are in ``onboarding.admission``."""
+it polls. The decisions are the throttle's (onboarding/throttle.py)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -12,7 +11,7 @@ from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from onboarding import admission
+from onboarding import throttle
 
 
 def place_message(position: int) -> str:
@@ -23,28 +22,29 @@ def place_message(position: int) -> str:
     ) % {"position": position}
 
 
-def queue_response(request: HttpRequest, position: int) -> HttpResponse:
+def queue_response(request: HttpRequest, waiting: throttle.Waiting) -> HttpResponse:
     # 200, not 503: the portal works as intended, and a proxy must not swap in its own error page.
     return TemplateResponse(
         request,
         "onboarding/queue.html",
         {
-            "position": position,
-            "message": place_message(position),
+            "position": waiting.position,
+            "message": place_message(waiting.position),
             "status_url": reverse("onboarding:queue_status"),
-            "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS,
+            "poll_interval_ms": waiting.poll_ms,
         },
     )
 
 
 @method_decorator(never_cache, name="dispatch")
 class QueueStatusView(View):
-    """Where the waiting visitor stands; ``next`` is the start page once it is their turn."""
+    """Where the waiting visitor stands; ``next`` is the start page once it is their turn. A
+    client without a place in line is sent to the start page, and nothing is created for it."""
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        position = admission.admission_position(session=request.session)
-        if not position:
+        waiting = throttle.line_status(session=request.session)
+        if waiting is None:
             return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": "",
                                  "issuer": "ok", "position": 0})
-        return JsonResponse({"state": "waiting", "next": None, "message": place_message(position),
-                             "issuer": "ok", "position": position})
+        return JsonResponse({"state": "waiting", "next": None, "message": place_message(waiting.position),
+                             "issuer": "ok", "position": waiting.position, "poll_after_ms": waiting.poll_ms})

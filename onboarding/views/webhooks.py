@@ -19,21 +19,23 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from onboarding import metrics, services
+from onboarding import events, metrics
 from onboarding.issuers import acapy
 
 logger = logging.getLogger("onboarding.webhooks")
 
 # ACA-Py's payloads are a few KiB; anything much larger is not one of them.
 MAX_BODY_BYTES = 64 * 1024
+# Events move only registrations of this backend (another backend's ids may look alike).
+BACKEND = acapy.AcaPyIssuer.name
 
 
 def _apply_connection(payload: dict[str, Any]) -> Any:
     event = acapy.parse_connection_event(payload)
     if event is None:
         return None
-    return services.registration_apply_connection_event(
-        invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state,
+    return events.registration_apply_connection_event(
+        backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state,
         detail=event.detail,
     )
 
@@ -42,8 +44,8 @@ def _apply_out_of_band(payload: dict[str, Any]) -> Any:
     event = acapy.parse_out_of_band_event(payload)
     if event is None:
         return None
-    return services.registration_apply_connection_event(
-        invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state
+    return events.registration_apply_connection_event(
+        backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state
     )
 
 
@@ -51,8 +53,8 @@ def _apply_credential(payload: dict[str, Any]) -> Any:
     event = acapy.parse_credential_event(payload)
     if event is None:
         return None
-    return services.registration_apply_credential_event(
-        cred_ex_id=event.cred_ex_id, connection_id=event.connection_id, state=event.state, detail=event.detail
+    return events.registration_apply_credential_event(
+        backend=BACKEND, cred_ex_id=event.cred_ex_id, connection_id=event.connection_id, state=event.state, detail=event.detail
     )
 
 

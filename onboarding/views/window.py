@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from onboarding.window import RegistrationWindow, WindowState, registration_window
+from onboarding.window import RegistrationWindow, WindowState
 
 
 def registration_closed(request: HttpRequest, window: RegistrationWindow) -> HttpResponse:
@@ -19,9 +19,3 @@ def registration_closed(request: HttpRequest, window: RegistrationWindow) -> Htt
             "closes_at": window.closes_at,
         },
     )
-
-
-def registration_closed_response(request: HttpRequest) -> HttpResponse | None:
-    """The "closed" page when the registration window is shut now, else None (carry on)."""
-    window = registration_window()
-    return None if window.is_open else registration_closed(request, window)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from onboarding import leases
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import Registration
 from onboarding.views import flow
@@ -234,11 +235,11 @@ def test_the_pages_that_hold_a_visitor_back_have_no_serious_axe_violations(live_
     settings.REGISTERFT_OPEN_FROM = None
 
     settings.REGISTERFT_MAX_IN_PROGRESS = 1
-    Registration.objects.create(backend="demo", invitation_id="busy", invitation_url="/busy")
+    leases.lease_take(["place:1"], holder="another visitor", seconds=600)  # the agent's one place
     visitor.goto(f"{live_server.url}/")
     assert not visitor.locator("#invitation-url").count()
     record(visitor, f"{shot}-waiting-line", axe)
-    Registration.objects.all().delete()
+    leases.lease_release(["place:1"], holder="another visitor")
     settings.REGISTERFT_MAX_IN_PROGRESS = 0
 
     settings.REGISTERFT_RATE_INVITATIONS_PER_SESSION = (1, 3600)

@@ -1,5 +1,5 @@
 """A crowd at the door with the real agents: 30 visitors start within one second, and the portal's
-line at the door (onboarding/admission.py) keeps the issuer agent below its stall, so every one of
+line at the door (onboarding/throttle.py) keeps the issuer agent below its stall, so every one of
 them gets the credential and the agent never answers 504 (or too late)."""
 
 from __future__ import annotations

@@ -411,3 +411,18 @@ def test_an_agents_answer_echoing_the_visitors_details_stays_out_of_the_logs(cli
     assert "issuer check failed" in caplog.text
     for value in FORM.values():
         assert value not in caplog.text
+
+
+def test_an_event_moves_only_registrations_of_its_own_backend(hook):
+    """Ids of another backend may look alike: an ACA-Py event never moves a demo registration."""
+    demo = Registration.objects.create(backend="demo", invitation_id="inv-shared", invitation_url="/d",
+                                       connection_id="conn-shared", process_id="cred-shared",
+                                       state=State.OFFERED)
+    invited = Registration.objects.create(backend="demo", invitation_id="inv-2", invitation_url="/d2")
+
+    deliver(hook, "connections", {"state": "active", "connection_id": "conn-x", "invitation_msg_id": "inv-2"})
+    deliver(hook, "issue_credential_v2_0", {"state": "done", "cred_ex_id": "cred-shared",
+                                            "connection_id": "conn-shared", "role": "issuer"})
+
+    demo.refresh_from_db(), invited.refresh_from_db()
+    assert (demo.state, invited.state) == (State.OFFERED, State.INVITED)

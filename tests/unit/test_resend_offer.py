@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from onboarding import services
+from onboarding import events
 from onboarding.issuers.base import CredentialState
 from onboarding.models import DemoCredential, Registration
 
@@ -87,8 +87,8 @@ def test_accepting_the_replaced_offer_after_all_still_counts(offered, client, cl
     client.post("/loading/again/")
     registration = Registration.objects.get()
 
-    services.registration_apply_credential_event(
-        cred_ex_id=registration.previous_process_id, connection_id="", state=CredentialState.ACCEPTED
+    events.registration_apply_credential_event(
+        backend=registration.backend, cred_ex_id=registration.previous_process_id, connection_id="", state=CredentialState.ACCEPTED
     )
 
     assert Registration.objects.get().state == Registration.State.ISSUED
@@ -99,8 +99,8 @@ def test_a_failure_of_the_replaced_offer_changes_nothing(offered, client, clock)
     client.post("/loading/again/")
     registration = Registration.objects.get()
 
-    services.registration_apply_credential_event(
-        cred_ex_id=registration.previous_process_id, connection_id="", state=CredentialState.FAILED, detail="x"
+    events.registration_apply_credential_event(
+        backend=registration.backend, cred_ex_id=registration.previous_process_id, connection_id="", state=CredentialState.FAILED, detail="x"
     )
 
     assert Registration.objects.get().state == Registration.State.OFFERED

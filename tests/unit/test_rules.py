@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from onboarding import services
+from onboarding import offers
 from onboarding.models import Registration
 from onboarding.rules import registration_stuck_at
 from onboarding.templatetags.portal import stuck_in_ms
@@ -45,7 +45,7 @@ def test_the_waiting_page_and_the_second_offer_agree_on_when_a_visitor_is_stuck(
     )
     clock.advance(69)
     assert stuck_in_ms(offered) == 1000
-    assert not services.credential_offer_due_again(offered)
+    assert not offers.credential_offer_due_again(offered)
     clock.advance(1)
     assert stuck_in_ms(offered) == 0
-    assert services.credential_offer_due_again(offered)
+    assert offers.credential_offer_due_again(offered)

@@ -62,6 +62,9 @@
     }
     if (data.next) { moveOn(data.next); return; }
     say(data.message);
+    // The line at the door says how soon to ask again: often near the front, less further back.
+    var next = parseInt(data.poll_after_ms, 10);
+    if (next > 0) { base = next; }
     delay = data.issuer === "ok" ? base : Math.min(delay * 2, maxDelay);
     schedule(delay);
   }

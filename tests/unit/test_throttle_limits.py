@@ -1,5 +1,5 @@
-"""Rate limits on new invitations and credential offers: per session, per client address, shared
-through the database."""
+"""The throttle's rate limits on new invitations and credential offers: per session, per client
+address, shared through the database."""
 
 import re
 import sqlite3
@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
-from onboarding import limits
-from onboarding.models import DemoConnection, DemoCredential, RateCounter, Registration
+from onboarding import throttle
+from onboarding.models import DemoConnection, DemoCredential, Lease, Registration
+from onboarding.views.limits import visitor_address
 from registerft.env import envrate
 from tests.processes import run_at_once, shared_database
 
@@ -41,38 +42,38 @@ DETAILS = {"first_name": "Ada", "last_name": "Lovelace", "institution": "Analyti
 
 def test_it_refuses_attempts_over_the_rate_until_the_window_ends():
     rate = (2, 60)
-    assert limits.rate_hit(key="k", rate=rate, now=NOON) is None
-    assert limits.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=10)) is None
-    refused = limits.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=15))
-    assert refused == limits.Limited(retry_after=45)
-    assert limits.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=60)) is None
+    assert throttle.rate_hit(key="k", rate=rate, now=NOON) is None
+    assert throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=10)) is None
+    refused = throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=15))
+    assert refused == throttle.Limited(retry_after=45)
+    assert throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=60)) is None
 
 
 def test_it_counts_each_key_on_its_own():
     rate = (1, 60)
-    assert limits.rate_hit(key="a", rate=rate, now=NOON) is None
-    assert limits.rate_hit(key="b", rate=rate, now=NOON) is None
-    assert limits.rate_hit(key="a", rate=rate, now=NOON) is not None
+    assert throttle.rate_hit(key="a", rate=rate, now=NOON) is None
+    assert throttle.rate_hit(key="b", rate=rate, now=NOON) is None
+    assert throttle.rate_hit(key="a", rate=rate, now=NOON) is not None
 
 
 def test_it_keeps_the_counters_in_the_database_not_in_the_process_cache():
     rate = (2, 60)
     for _ in range(2):
-        limits.rate_hit(key="shared", rate=rate, now=NOON)
+        throttle.rate_hit(key="shared", rate=rate, now=NOON)
         cache.clear()  # what another worker's LocMem cache would look like
-    assert RateCounter.objects.get(key="shared").count == 2
-    assert limits.rate_hit(key="shared", rate=rate, now=NOON) is not None
+    assert Lease.objects.get(key__startswith="rate:shared:").count == 2
+    assert throttle.rate_hit(key="shared", rate=rate, now=NOON) is not None
 
 
 def test_it_drops_finished_windows_when_a_new_one_opens():
-    limits.rate_hit(key="old", rate=(5, 60), now=NOON)
-    limits.rate_hit(key="new", rate=(5, 60), now=NOON + timedelta(minutes=5))
-    assert list(RateCounter.objects.values_list("key", flat=True)) == ["new"]
+    throttle.rate_hit(key="old", rate=(5, 60), now=NOON)
+    throttle.rate_hit(key="new", rate=(5, 60), now=NOON + timedelta(minutes=5))
+    assert [key.rsplit(":", 1)[0] for key in Lease.objects.values_list("key", flat=True)] == ["rate:new"]
 
 
 def test_it_counts_nothing_when_a_rate_is_off():
-    assert limits.rate_hit(key="k", rate=None, now=NOON) is None
-    assert not RateCounter.objects.exists()
+    assert throttle.rate_hit(key="k", rate=None, now=NOON) is None
+    assert not Lease.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def address_of(settings, header_value=None, remote="10.0.0.9", **setting_values)
     for name, value in setting_values.items():
         setattr(settings, name, value)
     extra = {"HTTP_X_FORWARDED_FOR": header_value} if header_value is not None else {}
-    return limits.client_address(RequestFactory().get("/", REMOTE_ADDR=remote, **extra))
+    return visitor_address(RequestFactory().get("/", REMOTE_ADDR=remote, **extra))
 
 
 def test_it_takes_remote_addr_and_ignores_forwarding_headers_by_default(settings):
@@ -136,7 +137,7 @@ def test_a_visitor_reloading_the_start_page_is_not_counted(client, settings):
     for _ in range(5):
         assert client.get("/").status_code == 200
     assert Registration.objects.count() == 1
-    assert RateCounter.objects.get(key__startswith="invitation:session:").count == 1
+    assert Lease.objects.get(key__startswith="rate:invitation:session:").count == 1
 
 
 def test_a_visitor_starting_again_too_often_gets_a_friendly_429(client, settings):
@@ -199,8 +200,8 @@ def test_a_session_over_its_limit_does_not_use_up_its_address(client, client_fac
 def test_a_visitor_over_the_offer_limit_sees_the_form_again_with_what_they_typed(client, settings):
     settings.REGISTERFT_RATE_OFFERS_PER_SESSION = (1, WEEK)
     connect_with_demo_wallet(client)
-    limits.rate_hit(
-        key=f"offer:session:{client.session[limits.SESSION_IDENTITY_KEY]}", rate=(1, WEEK)
+    throttle.rate_hit(
+        key=f"offer:session:{client.session[throttle.SESSION_IDENTITY_KEY]}", rate=(1, WEEK)
     )  # an earlier offer of this session
 
     response = client.post("/name", DETAILS)
@@ -215,7 +216,7 @@ def test_a_visitor_over_the_offer_limit_sees_the_form_again_with_what_they_typed
 def test_offers_from_one_address_are_limited_too(client, settings):
     settings.REGISTERFT_RATE_OFFERS_PER_ADDRESS = (1, WEEK)
     connect_with_demo_wallet(client)
-    limits.rate_hit(key="offer:address:127.0.0.1", rate=(1, WEEK))  # another visitor at the venue
+    throttle.rate_hit(key="offer:address:127.0.0.1", rate=(1, WEEK))  # another visitor at the venue
     assert client.post("/name", DETAILS).status_code == 429
 
 
@@ -237,7 +238,7 @@ def client_factory():
 WORKER = """
 import django
 django.setup()
-from onboarding.limits import rate_hit
+from onboarding.throttle import rate_hit
 allowed = sum(rate_hit(key="venue", rate=({limit}, {week})) is None for _ in range({hits}))
 print(allowed)
 """
@@ -250,4 +251,16 @@ def test_worker_processes_count_together_and_admit_exactly_the_rate(tmp_path):
     outputs = run_at_once(WORKER.format(limit=50, week=WEEK, hits=30), env)
     assert sum(int(out) for out in outputs) == 50
     with sqlite3.connect(tmp_path / "shared.sqlite3") as db:
-        assert db.execute("select count from onboarding_ratecounter where key = 'venue'").fetchone() == (120,)
+        assert db.execute("select count from onboarding_lease where key like 'rate:venue:%'").fetchone() == (120,)
+
+
+def test_a_refused_visit_creates_no_session(client_factory, settings, tmp_path):
+    settings.REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = (1, WEEK)
+    client_factory().get("/")  # another visitor at the same address
+    refused = client_factory()
+
+    responses = [refused.get("/") for _ in range(5)]
+
+    assert {response.status_code for response in responses} == {429}
+    assert all(settings.SESSION_COOKIE_NAME not in response.cookies for response in responses)
+    assert len(list((tmp_path / "sessions").iterdir())) == 1  # the other visitor's

@@ -1,4 +1,5 @@
-"""The bound on the portal's concurrent calls to the issuer agent, shared through the database."""
+"""The throttle's bound on the portal's calls to the issuer agent in flight, shared through the
+database."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import pytest
 import responses
 from django.utils import timezone
 
-from onboarding.call_slots import NoFreeSlot, issuer_call_slot
+from onboarding.issuers.base import IssuerUnavailable
+from onboarding.throttle import issuer_call
 from onboarding.issuers import get_issuer
-from onboarding.models import IssuerCallSlot, Registration
+from onboarding.models import Lease, Registration
 from tests.processes import run_at_once, shared_database
 
 pytestmark = pytest.mark.django_db
@@ -26,28 +28,28 @@ def bound(settings):
 
 
 def test_calls_up_to_the_bound_go_at_once_and_the_next_waits_then_gives_up():
-    with issuer_call_slot(), issuer_call_slot():
-        assert IssuerCallSlot.objects.filter(taken_until__isnull=False).count() == 2
-        with pytest.raises(NoFreeSlot):
-            with issuer_call_slot():
+    with issuer_call(backend="test", operation="test"), issuer_call(backend="test", operation="test"):
+        assert Lease.objects.filter(key__startswith="call:", until__isnull=False).count() == 2
+        with pytest.raises(IssuerUnavailable):
+            with issuer_call(backend="test", operation="test"):
                 pass
-    assert not IssuerCallSlot.objects.filter(taken_until__isnull=False).exists()
-    with issuer_call_slot():
+    assert not Lease.objects.filter(key__startswith="call:", until__isnull=False).exists()
+    with issuer_call(backend="test", operation="test"):
         pass
 
 
 def test_a_slot_whose_holder_died_is_free_once_its_lease_ran_out():
-    with issuer_call_slot():
+    with issuer_call(backend="test", operation="test"):
         pass
-    IssuerCallSlot.objects.update(taken_until=timezone.now() - timedelta(seconds=1), holder="dead")
-    with issuer_call_slot(), issuer_call_slot():
-        assert set(IssuerCallSlot.objects.values_list("holder", flat=True)) != {"dead"}
+    Lease.objects.filter(key__startswith="call:").update(until=timezone.now() - timedelta(seconds=1), holder="dead")
+    with issuer_call(backend="test", operation="test"), issuer_call(backend="test", operation="test"):
+        assert set(Lease.objects.filter(key__startswith="call:").values_list("holder", flat=True)) != {"dead"}
 
 
 def test_without_a_bound_no_slot_is_taken(settings):
     settings.REGISTERFT_MAX_ISSUER_CALLS = 0
-    with issuer_call_slot(), issuer_call_slot(), issuer_call_slot():
-        assert not IssuerCallSlot.objects.exists()
+    with issuer_call(backend="test", operation="test"), issuer_call(backend="test", operation="test"), issuer_call(backend="test", operation="test"):
+        assert not Lease.objects.exists()
 
 
 def test_a_visitor_arriving_while_every_slot_is_busy_gets_the_issuer_page_and_nothing_is_lost(client, settings):
@@ -55,7 +57,7 @@ def test_a_visitor_arriving_while_every_slot_is_busy_gets_the_issuer_page_and_no
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = AGENT
     get_issuer.cache_clear()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as agent:
-        with issuer_call_slot(), issuer_call_slot():
+        with issuer_call(backend="test", operation="test"), issuer_call(backend="test", operation="test"):
             busy = client.get("/")
         agent.post(f"{AGENT}/connection/invitation", json={"connectionId": "c-1", "invitationUrl": f"{AGENT}/?oob=e30"})
         later = client.get(busy.content.decode().split('data-retry-url="')[1].split('"')[0])
@@ -67,10 +69,10 @@ HOLDING_WORKER = """
 import json, time
 import django
 django.setup()
-from onboarding.call_slots import issuer_call_slot
+from onboarding.throttle import issuer_call
 spans = []
 for _ in range(4):
-    with issuer_call_slot():
+    with issuer_call(backend="test", operation="test"):
         start = time.time()
         time.sleep(0.15)
         spans.append((start, time.time()))

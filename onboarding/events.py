@@ -1,0 +1,82 @@
+"""What the issuer agent tells the portal by webhook (ACA-Py), applied to the registrations.
+
+The agent reports every state change, retries failed deliveries and may deliver them out of order.
+Each event goes through the same rule as a status poll's check (``services.registration_apply_*``),
+whose transitions only move forwards, so a repeated or late event changes nothing. Events about
+records the portal does not know (another application's connections, the holder's side, another
+backend's registrations) are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from onboarding.issuers.base import ConnectionState, ConnectionStatus, CredentialState, CredentialStatus
+from onboarding.models import Registration
+from onboarding.services import (
+    transition,
+    registration_apply_connection,
+    registration_apply_credential,
+    registration_mark_heard,
+)
+
+State = Registration.State
+Failure = Registration.Failure
+
+
+def registration_apply_connection_event(
+    *, backend: str, invitation_msg_id: str, connection_id: str, state: ConnectionState, detail: str = ""
+) -> Registration | None:
+    """Apply a connection's (or out-of-band invitation's) new state; None if it is not ours."""
+    ours = Registration.objects.filter(backend=backend)
+    registration = None
+    if invitation_msg_id:
+        registration = ours.filter(invitation_id=invitation_msg_id).first()
+    if registration is None and connection_id:
+        registration = ours.filter(connection_id=connection_id).first()
+    if registration is None:
+        return None
+    registration_mark_heard(registration=registration)
+    status = ConnectionStatus(state=state, connection_id=connection_id, detail=detail)
+    return registration_apply_connection(registration=registration, status=status)
+
+
+def registration_apply_credential_event(
+    *, backend: str, cred_ex_id: str, connection_id: str, state: CredentialState, detail: str = ""
+) -> Registration | None:
+    """Apply a credential exchange's new state; None if it is not ours."""
+    ours = Registration.objects.filter(backend=backend)
+    status = CredentialStatus(state=state, detail=detail)
+    registration = ours.filter(process_id=cred_ex_id).first() if cred_ex_id else None
+    replaced = False
+    if registration is None and cred_ex_id:
+        registration = ours.filter(previous_process_id=cred_ex_id).first()
+        replaced = registration is not None
+    if registration is None:
+        return _apply_credential_event_before_offer(
+            ours.filter(connection_id=connection_id) if connection_id else ours.none(), cred_ex_id, status
+        )
+    registration_mark_heard(registration=registration)
+    return registration_apply_credential(registration=registration, status=status, replaced=replaced)
+
+
+def _apply_credential_event_before_offer(
+    candidates: QuerySet[Registration], cred_ex_id: str, status: CredentialStatus
+) -> Registration | None:
+    """A fast wallet's answer may arrive before the agent's answer to the offer itself has been
+    stored: the registration is then still "connected" with its offer under way. A final state
+    records the offer and its outcome at once; the offer's own late transition then finds the
+    registration moved on and changes nothing."""
+    registration = candidates.filter(state=State.CONNECTED, offer_started_at__isnull=False, process_id="").first()
+    if registration is None or status.state == CredentialState.PENDING:
+        return registration
+    now = timezone.now()
+    fields: dict[str, Any] = {"process_id": cred_ex_id, "offered_at": now, "checked_at": now}
+    if status.state == CredentialState.ACCEPTED:
+        fields.update(state=State.ISSUED, issued_at=now)
+    else:
+        fields.update(state=State.FAILED, failure=Failure.OFFER_DECLINED, failure_detail=status.detail[:300])
+    return transition(registration, (State.CONNECTED,), **fields)

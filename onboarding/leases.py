@@ -1,0 +1,75 @@
+"""The throttle's one primitive: the ``Lease`` row (onboarding/models.py).
+
+A lease is a named row that one holder may hold until a moment (a place at the agent, a call slot),
+or that counts within a window (a rate window, the line's "served" counter). Every worker and
+instance shares them through the database; a holder that died frees its lease when it runs out.
+Each take is one conditional UPDATE, atomic on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from onboarding.models import Lease
+
+
+
+def _free(now: datetime) -> Q:
+    return Q(until__isnull=True) | Q(until__lte=now)
+
+
+def lease_take(keys: Sequence[str], *, holder: str, seconds: float, now: datetime | None = None) -> str | None:
+    """Take one of ``keys`` that nobody holds now, for ``seconds``; its key, or None when all are
+    held. Each take is one conditional UPDATE, atomic on SQLite and PostgreSQL alike. Rows are
+    made on first need and never deleted."""
+    now = now or timezone.now()
+    free = list(Lease.objects.filter(_free(now), key__in=keys).values_list("key", flat=True))
+    if not free and Lease.objects.filter(key__in=keys).count() < len(keys):
+        Lease.objects.bulk_create([Lease(key=key) for key in keys], ignore_conflicts=True)
+        free = list(Lease.objects.filter(_free(now), key__in=keys).values_list("key", flat=True))
+    order = {key: index for index, key in enumerate(keys)}
+    for key in sorted(free, key=order.__getitem__):
+        taken = Lease.objects.filter(_free(now), key=key).update(holder=holder, until=now + timedelta(seconds=seconds))
+        if taken:
+            return key
+    return None
+
+
+def lease_release(keys: Sequence[str], *, holder: str) -> int:
+    return Lease.objects.filter(key__in=keys, holder=holder).update(holder="", until=None)
+
+
+def lease_held(keys: Sequence[str], *, now: datetime) -> int:
+    return Lease.objects.filter(key__in=keys, until__gt=now).count()
+
+
+def lease_count(key: str, *, until: datetime, now: datetime) -> int:
+    """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count."""
+    row = Lease.objects.filter(key=key)
+    if row.update(count=F("count") + 1):
+        return row.values_list("count", flat=True).get()
+    try:
+        with transaction.atomic():
+            Lease.objects.create(key=key, count=1, until=until)
+    except IntegrityError:
+        # Another worker opened the window between our UPDATE and INSERT: count on its row.
+        row.update(count=F("count") + 1)
+        return row.values_list("count", flat=True).get()
+    # A new window is a good moment to drop finished ones: once per key and window.
+    Lease.objects.filter(key__gte="rate:", key__lt="rate;", until__lte=now).delete()
+    return 1
+
+
+def counter_add(key: str, amount: int) -> None:
+    if amount and not Lease.objects.filter(key=key).update(count=F("count") + amount):
+        Lease.objects.bulk_create([Lease(key=key)], ignore_conflicts=True)
+        Lease.objects.filter(key=key).update(count=F("count") + amount)
+
+
+def counter(key: str) -> int:
+    return Lease.objects.filter(key=key).values_list("count", flat=True).first() or 0

@@ -1,0 +1,138 @@
+"""The credential offer: sent once whatever the number of submits, and sent again on request.
+
+Two submits of the details form, or two clicks on "send the offer again", must never send two
+offers: each claims the registration first with a conditional UPDATE, a claim that lapses once its
+request has surely ended (``throttle.claim_lease``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from onboarding import throttle
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import CredentialOffer, IssuerError
+from onboarding.models import Registration
+from onboarding.rules import registration_stuck_at
+from onboarding.services import check_issuer, issuer_call, transition
+
+logger = logging.getLogger("onboarding.flow")
+
+State = Registration.State
+
+
+class OfferInProgress(Exception):
+    """Another request of the same visitor is sending the offer right now."""
+
+
+def credential_offer(
+    *, registration: Registration, attributes: dict[str, str], session: MutableMapping[str, Any], address: str
+) -> Registration:
+    """Ask the issuer to offer the credential with these attributes over the visitor's connection.
+
+    The attributes are stored first, so that nothing typed is lost if the issuer fails. Raises
+    ``throttle.RateLimited`` (the visitor's or their address's offers are over their rate),
+    ``IssuerError`` (the registration stays connected) or ``OfferInProgress``.
+    """
+    throttle.rate_check(action=throttle.Action.OFFER, session=session, address=address)
+    now = timezone.now()
+    # Claim the offer: two submits of the same form must not send two offers.
+    claimed = (
+        Registration.objects.filter(pk=registration.pk, state=State.CONNECTED)
+        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=offer_claim_given_up_before(now)))
+        .update(offer_started_at=now, attributes=attributes, updated_at=now)
+    )
+    if not claimed:
+        raise OfferInProgress
+    throttle.place_take_in_flow(holder=str(registration.pk))
+    offer = _send_claimed_offer(registration, attributes)
+    return transition(
+        registration,
+        (State.CONNECTED,),
+        state=State.OFFERED,
+        process_id=offer.process_id,
+        offered_at=timezone.now(),
+        checked_at=timezone.now(),
+    )
+
+
+def offer_claim_given_up_before(now: datetime) -> datetime:
+    """A claim on sending an offer made before this belongs to a request that has surely ended:
+    another may take it over."""
+    return now - throttle.claim_lease()
+
+
+def _send_claimed_offer(registration: Registration, attributes: dict[str, str]) -> CredentialOffer:
+    """Ask the issuer for the offer this request has claimed; if it fails, release the claim so
+    that the visitor's next try may send it."""
+    try:
+        with issuer_call("offer_credential"):
+            return get_issuer().offer_credential(
+                connection_id=registration.connection_id, attributes=attributes, reference=str(registration.pk)
+            )
+    except IssuerError:
+        throttle.place_release(holder=str(registration.pk))
+        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
+        registration.refresh_from_db()
+        raise
+
+
+def credential_offer_due_again(registration: Registration) -> bool:
+    """Whether the visitor may ask for the offer to be sent again: it has waited for the wallet
+    longer than ``REGISTERFT_STUCK_AFTER``."""
+    return (
+        registration.state == State.OFFERED
+        and registration.offered_at is not None
+        and timezone.now() >= registration_stuck_at(registration)
+    )
+
+
+def credential_reoffer(
+    *, registration: Registration, session: MutableMapping[str, Any], address: str
+) -> Registration:
+    """Send the offer again over the same connection, for a wallet that never showed the first.
+
+    The issuer is asked first: a visitor whose wallet already accepted is never offered a second
+    credential. Raises ``throttle.RateLimited``, ``IssuerError`` (nothing changes) or
+    ``OfferInProgress``.
+    """
+    if not credential_offer_due_again(registration):
+        return registration
+    throttle.rate_check(action=throttle.Action.OFFER, session=session, address=address)
+    progress = check_issuer(registration, force=True)
+    if progress.error is not None:
+        raise progress.error
+    registration = progress.registration
+    if registration.state != State.OFFERED:
+        return registration
+    now = timezone.now()
+    # Claimed when no offer is being sent: none started, one started no later than the current
+    # offer was made (it was that offer), or one whose sender has surely given up.
+    claimed = (
+        Registration.objects.filter(pk=registration.pk, state=State.OFFERED, process_id=registration.process_id)
+        .filter(
+            Q(offer_started_at__isnull=True)
+            | Q(offer_started_at__lte=registration.offered_at)
+            | Q(offer_started_at__lt=offer_claim_given_up_before(now))
+        )
+        .update(offer_started_at=now)
+    )
+    if not claimed:
+        raise OfferInProgress
+    throttle.place_take_in_flow(holder=str(registration.pk))
+    offer = _send_claimed_offer(registration, dict(registration.attributes or {}))
+    logger.info("registration id=%s offer sent again", registration.pk)
+    return transition(
+        registration,
+        (State.OFFERED,),
+        process_id=offer.process_id,
+        previous_process_id=registration.process_id,
+        offered_at=timezone.now(),
+        checked_at=timezone.now(),
+    )

@@ -1,0 +1,104 @@
+"""Reads that pages and polls make: the visitor's registration, and where it belongs in the flow.
+
+The services write; these only read, and write nothing, not even the session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, router
+
+from onboarding.issuers.base import invitation_oob
+from onboarding.models import Registration
+
+logger = logging.getLogger("onboarding.flow")
+
+SESSION_KEY = "registerft"
+DONE_SESSION_KEY = "registerft_done"
+
+State = Registration.State
+
+
+class Step:
+    START = "start"
+    CHECK_CONNECTION = "check_connection"
+    NAME = "name"
+    LOADING = "loading"
+    SUCCESS = "success"
+
+
+def registration_step(registration: Registration | None) -> str:
+    """The step (URL name) where a visitor with this registration belongs."""
+    if registration is None:
+        return Step.START
+    if registration.state == State.INVITED:
+        return Step.CHECK_CONNECTION
+    if registration.state == State.CONNECTED:
+        return Step.NAME
+    if registration.state == State.OFFERED:
+        return Step.LOADING
+    if registration.state == State.ISSUED:
+        return Step.SUCCESS
+    # A failure is shown on the waiting page of the step that failed, with "start again".
+    return Step.LOADING if registration.offered_at else Step.CHECK_CONNECTION
+
+
+def registration_for_session(session: Mapping[str, Any]) -> Registration | None:
+    flow = session.get(SESSION_KEY)
+    if not isinstance(flow, dict) or "registration" not in flow:
+        return None
+    return registration_by_pk(flow["registration"])
+
+
+def registration_by_pk(pk: Any) -> Registration | None:
+    """One registration by its id, for every status poll and page of the flow.
+
+    Written out as SQL because compiling the ORM's query cost more than running it: a fifth of a
+    status poll's CPU time (make bench, 1.8 to 1.4 ms per poll in-process). The row still becomes a
+    model instance with every field's conversion from the database.
+    """
+    try:
+        key = uuid.UUID(str(pk))
+    except ValueError:
+        return None
+    connection = connections[router.db_for_read(Registration)]
+    meta = Registration._meta
+    table = connection.ops.quote_name(meta.db_table)
+    column = connection.ops.quote_name(meta.pk.column)
+    found = Registration.objects.raw(
+        f"SELECT * FROM {table} WHERE {column} = %s",  # noqa: S608  # nosec B608 - names from the model, the value bound
+        [meta.pk.get_db_prep_value(key, connection)],
+    )
+    return next(iter(found), None)
+
+
+def registration_invitation_expires_at(registration: Registration) -> datetime:
+    return registration.created_at + timedelta(seconds=settings.REGISTERFT_INVITATION_TTL)
+
+
+def registration_completed_in(session: Mapping[str, Any]) -> bool:
+    return bool(session.get(DONE_SESSION_KEY))
+
+
+def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
+    """The invitation message carried in the invitation URL's ``oob`` (or ``c_i``) parameter, for
+    a wallet that asks the short link for JSON; None when the URL carries none."""
+    encoded = invitation_oob(registration.invitation_url)
+    if not encoded:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        payload = json.loads(decoded)
+    except (binascii.Error, ValueError):
+        logger.warning("registration=%s invitation URL carries an unreadable invitation", registration.pk)
+        return None
+    return payload if isinstance(payload, dict) else None
