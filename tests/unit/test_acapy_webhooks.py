@@ -130,6 +130,19 @@ def test_it_answers_400_to_a_body_that_is_not_a_small_json_object(hook, raw):
     assert Registration.objects.get().state == State.INVITED
 
 
+# Nesting deep enough to exhaust the parser's recursion, yet within the 64 KiB a body may have.
+DEEP_LIST = b"[" * 32_000 + b"]" * 32_000
+DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+
+
+@pytest.mark.parametrize("raw", [DEEP_LIST, DEEP_OBJECT], ids=["lists", "objects"])
+def test_it_answers_400_to_a_deeply_nested_body(hook, raw):
+    make_registration()
+    assert len(raw) <= 64 * 1024
+    assert deliver(hook, "connections", None, raw=raw).status_code == 400
+    assert Registration.objects.get().state == State.INVITED
+
+
 def test_it_acknowledges_topics_it_does_not_need(hook):
     make_registration()
     for topic in ("basicmessages", "issue_credential_v2_0_ld_proof", "ping", "problem_report"):
