@@ -397,6 +397,20 @@ def test_a_declined_offer_shows_the_visitor_a_failure(client, hook, agent):
     assert re.search(r'class="failure-reason">[^<]*<q>issuance-abandoned: no</q>', page.content.decode())
 
 
+def test_the_agents_reason_is_shown_without_direction_overrides_and_cut_short(client, hook, agent):
+    mock_invitation(agent)
+    mock_did_and_offer(agent)
+    client.get("/")
+    deliver(hook, "connections", connection_event("active", "completed"))
+    client.post("/name", FORM)
+    reason = "declined\u202e by \u2066holder\u2069\x07 " + "x" * 290
+    deliver(hook, "issue_credential_v2_0", credential_event("abandoned", error_msg=reason))
+    page = client.get("/loading/").content.decode()
+    shown = re.search(r'class="failure-reason">[^<]*<q>([^<]*)</q>', page).group(1)
+    assert shown.startswith("declined by holder xxx") and shown.endswith("…")
+    assert len(shown) == 200
+
+
 def test_a_failure_without_a_reason_from_the_agent_shows_only_the_summary(client, agent, clock, settings):
     mock_invitation(agent)
     client.get("/")

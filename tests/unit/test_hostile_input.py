@@ -19,9 +19,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from onboarding.forms import BIDI_CONTROLS, DetailsForm
+from onboarding.forms import DetailsForm
 from onboarding.models import DemoConnection, DemoCredential, Registration
 from onboarding.services import SESSION_KEY
+from onboarding.text import BIDI_CONTROLS
 
 SUPPORTED_LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
