@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "onboarding.middleware.BodyLimitMiddleware",
 ]
 
 ROOT_URLCONF = "registerft.urls"
@@ -206,6 +207,8 @@ CORS_ALLOWED_ORIGINS = envlist("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/(check_connection|loading)/status/?$"
 
 CSRF_FAILURE_VIEW = "onboarding.views.errors.csrf_failure"
+# The portal takes no files (BodyLimitMiddleware refuses them): none is ever written to disk.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = envchoice("REGISTERFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -36,6 +36,19 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _page(request, 404, _("Page not found"), _("This page does not exist."))
 
 
+def payload_too_large(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(request, 413, _("Too much data"), _("Your browser sent more than this page accepts."))
+
+
+def unsupported_media_type(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(
+        request,
+        415,
+        _("Files are not accepted"),
+        _("This portal takes no files. Please fill in the form again without attaching anything."),
+    )
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request's context processors: whatever failed must not fail again here.
     # The page is translated to the active language, so its lang attribute must say which.
