@@ -16,6 +16,7 @@ class OnboardingConfig(AppConfig):
         if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and db_name and "memory" not in db_name:
             Path(db_name).parent.mkdir(parents=True, exist_ok=True)
         setting_changed.connect(_forget_issuer)
+        from onboarding import checks  # noqa: F401  (registers the portal's system checks)
 
 
 def _forget_issuer(*, setting: str, **kwargs) -> None:

@@ -232,6 +232,8 @@ REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
 
 REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
+# Named by the operator, not the default: check --deploy reports the default demo issuer.
+REGISTERFT_ISSUER_CHOSEN = envstr("REGISTERFT_ISSUER") is not None
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
 REGISTERFT_ISSUER_TIMEOUT = envfloat("REGISTERFT_ISSUER_TIMEOUT", 10.0, minimum=0.1)
 

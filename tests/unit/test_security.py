@@ -271,10 +271,17 @@ def test_cors_does_not_open_the_pages_themselves(client, settings):
 
 
 def test_the_deployment_check_reports_no_issue_with_production_settings(tmp_path):
-    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path))
+    # The demo issuer, named: the operator's choice (without it, see the next test).
+    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path, REGISTERFT_ISSUER="demo"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_the_deployment_check_reports_the_demo_issuer_nobody_chose(tmp_path):
+    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path))
+    assert "onboarding.W001" in result.stdout + result.stderr
+    assert "REGISTERFT_ISSUER" in result.stdout + result.stderr
 
 
 def test_start_up_fails_without_a_secret_key_when_debug_is_off(tmp_path):
