@@ -36,11 +36,20 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _page(request, 404, _("Page not found"), _("This page does not exist."))
 
 
-def payload_too_large(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def demo_wallet_closed(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        410,
+        _("This wallet is closed"),
+        _("The demo wallet closes when its registration ends. Please start again for a new one."),
+    )
+
+
+def payload_too_large(request: HttpRequest) -> HttpResponse:
     return _page(request, 413, _("Too much data"), _("Your browser sent more than this page accepts."))
 
 
-def unsupported_media_type(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def unsupported_media_type(request: HttpRequest) -> HttpResponse:
     return _page(
         request,
         415,
