@@ -422,6 +422,9 @@ REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL"
 # one, also set on the response); text is one line per event, json one object per line.
 REGISTERFT_LOG_FORMAT = envchoice("REGISTERFT_LOG_FORMAT", "text", ("text", "json"))
 LOGGING["filters"] = {"request_id": {"()": "onboarding.logs.RequestIdFilter"}}
+# A bad Host header is anyone's to send: one warning line, not an error with a traceback.
+LOGGING["filters"]["one_line_warning"] = {"()": "onboarding.logs.OneLineWarning"}
+LOGGING["loggers"]["django.security.DisallowedHost"] = {"filters": ["one_line_warning"]}
 LOGGING["formatters"].update(
     text={"()": "onboarding.logs.TextFormatter"}, json={"()": "onboarding.logs.JsonFormatter"}
 )
