@@ -58,6 +58,7 @@ errorlog = "-"
 # The access log carries paths only: no query string, no body, nothing a visitor typed; and the
 # request id the portal answered with, which its own lines for that request carry too.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
+logger_class = "onboarding.logs.AccessLogger"  # the path is decoded: its control characters escaped
 
 # REGISTERFT_LOG_FORMAT=json: gunicorn's own lines (access and errors) are JSON objects too, one per
 # line on the same streams, so that a log shipper reads one format.

@@ -14,3 +14,4 @@ class OnboardingConfig(AppConfig):
         db_name = str(settings.DATABASES["default"].get("NAME") or "")
         if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and db_name and "memory" not in db_name:
             Path(db_name).parent.mkdir(parents=True, exist_ok=True)
+        from onboarding import checks  # noqa: F401  (registers the portal's system checks)

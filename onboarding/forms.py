@@ -8,24 +8,20 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-# Bidirectional embedding, override and isolate controls: they can make a name display as
-# something else. The joiners (ZWJ, ZWNJ) that some scripts need are format characters too, but
-# they change no order and stay allowed.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-ALLOWED_FORMAT = frozenset("\u200c\u200d")
+from onboarding import text
 
 
 def clean_text(value: str) -> str:
-    """Trim and NFC-normalise; refuse control and bidirectional-override characters."""
+    """Trim and NFC-normalise; refuse control and bidirectional-override characters, and a value
+    with no letter or digit that shows."""
     value = unicodedata.normalize("NFC", value).strip()
-    for char in value:
-        if char in ALLOWED_FORMAT:
-            continue
-        if char in BIDI_CONTROLS:
-            raise forms.ValidationError(_("Please remove the text direction characters."), code="bidi")
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs", "Co", "Cn") or (category == "Cf"):
-            raise forms.ValidationError(_("Please remove the invisible or control characters."), code="control")
+    kind = text.first_unsafe_kind(value)
+    if kind == text.BIDI:
+        raise forms.ValidationError(_("Please remove the text direction characters."), code="bidi")
+    if kind == text.CONTROL:
+        raise forms.ValidationError(_("Please remove the invisible or control characters."), code="control")
+    if value and not text.has_visible_letter(value):
+        raise forms.ValidationError(_("Please use at least one letter or digit."), code="no_letter")
     return value
 
 

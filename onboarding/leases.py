@@ -49,7 +49,19 @@ def lease_held(keys: Sequence[str], *, now: datetime) -> int:
 
 
 def lease_count(key: str, *, until: datetime, now: datetime) -> int:
-    """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count."""
+    """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count.
+
+    In one transaction: the UPDATE holds the row until the count is read back, so that two workers
+    never read the same count."""
+    with transaction.atomic():
+        count = _count_one(key, until=until)
+    if count == 1:
+        # A new window is a good moment to drop finished ones: once per key and window.
+        Lease.objects.filter(key__gte="rate:", key__lt="rate;", until__lte=now).delete()
+    return count
+
+
+def _count_one(key: str, *, until: datetime) -> int:
     row = Lease.objects.filter(key=key)
     if row.update(count=F("count") + 1):
         return row.values_list("count", flat=True).get()
@@ -60,8 +72,6 @@ def lease_count(key: str, *, until: datetime, now: datetime) -> int:
         # Another worker opened the window between our UPDATE and INSERT: count on its row.
         row.update(count=F("count") + 1)
         return row.values_list("count", flat=True).get()
-    # A new window is a good moment to drop finished ones: once per key and window.
-    Lease.objects.filter(key__gte="rate:", key__lt="rate;", until__lte=now).delete()
     return 1
 
 

@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from django.http import HttpRequest, HttpResponse
+from gunicorn.glogging import Logger as GunicornLogger
+from gunicorn.glogging import SafeAtoms
 
 NO_REQUEST = "-"
 request_id_var: ContextVar[str] = ContextVar("registerft_request_id", default=NO_REQUEST)
@@ -59,10 +61,26 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a line break
+# would forge a second "event" for a collector that splits lines, and NUL or an escape sequence
+# would reach whoever reads the log in a terminal.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line, each control character written as its escape (``\\n``, ``\\x00``)."""
+    return CONTROL_CHARACTERS.sub(_escape, text)
+
+
 def _one_line(text: str) -> str:
-    # A traceback or a message with line breaks would otherwise become several "events" to a
-    # log collector that splits on newlines.
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    # A traceback or a message with line breaks would otherwise become several "events".
+    return escape_controls(text)
 
 
 class TextFormatter(logging.Formatter):
@@ -103,3 +121,30 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = record.exc_text
         # json.dumps escapes line breaks inside strings, so the object stays on one line.
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class OneLineWarning(logging.Filter):
+    """For a logger whose errors are a client's doing (``django.security.DisallowedHost``: a bad
+    Host header, which anyone can send): a warning of one line, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+class EscapedAtoms(SafeAtoms):
+    """gunicorn's access line atoms with control characters escaped: it logs the percent-decoded
+    path, in which %0d%0a would start a forged second line and %00 write a NUL."""
+
+    def __init__(self, atoms: dict) -> None:
+        super().__init__({key: escape_controls(value) if isinstance(value, str) else value for key, value in atoms.items()})
+
+
+class AccessLogger(GunicornLogger):
+    """gunicorn's logger (``logger_class`` in gunicorn.conf.py), with access lines that hold no
+    control character."""
+
+    atoms_wrapper_class = EscapedAtoms

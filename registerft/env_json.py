@@ -6,8 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from registerft.env import envjson
+
+# The details form without REGISTERFT_FORM_FIELDS.
+DEFAULT_FORM_FIELDS: list[dict[str, Any]] = [
+    {"name": "first_name", "label": _("First name"), "required": True, "max_length": 100},
+    {"name": "last_name", "label": _("Last name"), "required": True, "max_length": 100},
+    {"name": "institution", "label": _("Institution"), "required": True, "max_length": 200},
+]
+# The wallet apps the help page names without REGISTERFT_WALLET_APPS.
+DEFAULT_WALLET_APPS: list[dict[str, Any]] = [
+    {"name": "BC Wallet", "ios": "https://apps.apple.com/app/bc-wallet/id1587380443",
+     "android": "https://play.google.com/store/apps/details?id=ca.bc.gov.BCWallet"},
+    {"name": "Lissi Wallet", "ios": "https://apps.apple.com/app/lissi-wallet/id1529848685",
+     "android": "https://play.google.com/store/apps/details?id=io.lissi.mobile.android"},
+]
 
 
 def envformfields(name: str, default: list[dict[str, Any]]) -> list[dict[str, Any]]:

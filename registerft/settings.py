@@ -12,13 +12,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 from registerft.env import (
     envbool, envchoice, envcolour, envdatetime, envfloat, envint, envlist, envmapping, envorigins, envrate, envstr,
     envurl, issuer_timeout, log_format, require,
 )
-from registerft.env_json import envformfields, envwalletapps
+from registerft.env_json import DEFAULT_FORM_FIELDS, DEFAULT_WALLET_APPS, envformfields, envwalletapps
 from registerft.env_services import envdatabaseurl, envredisurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -95,6 +94,8 @@ CORS_ALLOWED_ORIGINS = envlist("DJANGO_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/(check_connection|loading)/status/?$"
 
 CSRF_FAILURE_VIEW = "onboarding.views.errors.csrf_failure"
+# The portal takes no files (BodyLimitMiddleware refuses them): none is ever written to disk.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 
 # --- Applications, middleware and templates ---------------------------------------------------
 INSTALLED_APPS = [
@@ -125,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     *([] if REGISTERFT_FRAME_ANCESTORS else ["django.middleware.clickjacking.XFrameOptionsMiddleware"]),
     "csp.middleware.CSPMiddleware",
+    "onboarding.middleware.BodyLimitMiddleware",
 ]
 
 ROOT_URLCONF = "registerft.urls"
@@ -237,13 +239,20 @@ REGISTERFT_LOG_FORMAT = log_format()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "onboarding.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "onboarding.logs.RequestIdFilter"},
+        "one_line_warning": {"()": "onboarding.logs.OneLineWarning"},
+    },
     "formatters": {"text": {"()": "onboarding.logs.TextFormatter"}, "json": {"()": "onboarding.logs.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": REGISTERFT_LOG_FORMAT, "filters": ["request_id"]}
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"onboarding": {"level": LOG_LEVEL, "propagate": True}},
+    "loggers": {
+        "onboarding": {"level": LOG_LEVEL, "propagate": True},
+        # A bad Host header is anyone's to send: one warning line, not an error with a traceback.
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
+    },
 }
 
 # --- The portal -------------------------------------------------------------------------------
@@ -257,6 +266,8 @@ REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
 
 REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
+# Named by the operator, not the default: check --deploy reports the default demo issuer.
+REGISTERFT_ISSUER_CHOSEN = envstr("REGISTERFT_ISSUER") is not None
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
 REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
 
@@ -274,11 +285,7 @@ REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = envfloat("REGISTERFT_WEBHOOK_FALLBACK_INT
 REGISTERFT_POLL_INTERVAL_MS = envint("REGISTERFT_POLL_INTERVAL_MS", 1500, minimum=200)
 
 # The details form: a JSON list of {"name", "label", "required", "max_length"} (only the name needed).
-REGISTERFT_FORM_FIELDS = envformfields("REGISTERFT_FORM_FIELDS", [
-    {"name": "first_name", "label": _("First name"), "required": True, "max_length": 100},
-    {"name": "last_name", "label": _("Last name"), "required": True, "max_length": 100},
-    {"name": "institution", "label": _("Institution"), "required": True, "max_length": 200},
-])
+REGISTERFT_FORM_FIELDS = envformfields("REGISTERFT_FORM_FIELDS", DEFAULT_FORM_FIELDS)
 
 # The original agent REST API (REGISTERFT_ISSUER=agent-rest).
 AGENT_REST_CONNECTION_URL = envurl("AGENT_REST_CONNECTION_URL")
@@ -336,12 +343,7 @@ REGISTERFT_BRAND_DARK_COLOUR = envcolour("REGISTERFT_BRAND_DARK_COLOUR", "#083d6
 REGISTERFT_STUCK_AFTER = envint("REGISTERFT_STUCK_AFTER", 90, minimum=5)
 
 # The wallet apps the help page names: a JSON list of {"name", "ios", "android", "website"}.
-REGISTERFT_WALLET_APPS = envwalletapps("REGISTERFT_WALLET_APPS", [
-    {"name": "BC Wallet", "ios": "https://apps.apple.com/app/bc-wallet/id1587380443",
-     "android": "https://play.google.com/store/apps/details?id=ca.bc.gov.BCWallet"},
-    {"name": "Lissi Wallet", "ios": "https://apps.apple.com/app/lissi-wallet/id1529848685",
-     "android": "https://play.google.com/store/apps/details?id=io.lissi.mobile.android"},
-])
+REGISTERFT_WALLET_APPS = envwalletapps("REGISTERFT_WALLET_APPS", DEFAULT_WALLET_APPS)
 # The privacy notice: who is responsible, how to reach them, how long registrations are kept
 # (schedule `manage.py purge_registrations --older-than <days>d` to match), and any further text.
 REGISTERFT_PRIVACY_CONTROLLER = envstr("REGISTERFT_PRIVACY_CONTROLLER", "") or ""

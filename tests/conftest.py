@@ -1,9 +1,12 @@
 import signal
+from collections.abc import Mapping
 
 import pytest
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.test import Client
+from django.utils.http import urlencode
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
@@ -16,6 +19,20 @@ def _forget_issuer(*, setting: str, **kwargs) -> None:
     builds its backend once per process, as its settings never change outside the tests."""
     if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_")):
         get_issuer.cache_clear()
+FORM_CONTENT = "application/x-www-form-urlencoded"
+_client_post = Client.post
+
+
+def _post_as_a_browser(self, path, data=None, content_type=FORM_CONTENT, *args, **kwargs):
+    """Django's test client posts a dict as multipart/form-data unless told otherwise; a browser
+    sends the portal's forms (which attach no file) urlencoded, and the portal refuses multipart
+    bodies (onboarding.middleware.BodyLimitMiddleware). A test that means multipart says so."""
+    if content_type == FORM_CONTENT and isinstance(data, Mapping):
+        data = urlencode(data, doseq=True)
+    return _client_post(self, path, data, content_type, *args, **kwargs)
+
+
+Client.post = _post_as_a_browser
 
 
 def _interrupt(signum, frame):

@@ -3,18 +3,36 @@ issuer is configured. A person accepts the connection there, then the credential
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
 from onboarding.issuers import demo
 from onboarding.views import errors
-from onboarding.models import DemoConnection, DemoCredential
+from onboarding.models import DemoConnection, DemoCredential, Registration
+
+
+def wallet_closes_at(connection: DemoConnection) -> datetime:
+    """The end of the registration this wallet stands in for: the deadline of its latest step
+    (the offer's, once made, also after the credential was stored). Without a registration (one
+    purged), the longest a registration can run from the connection's start."""
+    registration = Registration.objects.filter(backend="demo", invitation_id=str(connection.pk)).first()
+    if registration is None:
+        longest = settings.REGISTERFT_INVITATION_TTL + settings.REGISTERFT_DETAILS_TTL + settings.REGISTERFT_OFFER_TTL
+        return connection.created_at + timedelta(seconds=longest)
+    if registration.offered_at:
+        return registration.offered_at + timedelta(seconds=settings.REGISTERFT_OFFER_TTL)
+    if registration.connected_at:
+        return registration.connected_at + timedelta(seconds=settings.REGISTERFT_DETAILS_TTL)
+    return registration.created_at + timedelta(seconds=settings.REGISTERFT_INVITATION_TTL)
 
 
 class DemoWalletMixin:
@@ -24,7 +42,13 @@ class DemoWalletMixin:
         self.connection = demo.demo_wallet_get(token=kwargs["token"])
         if self.connection is None:
             raise Http404("No such demo invitation.")
+        # The page shows the visitor's details: it lives no longer than their registration.
+        if timezone.now() > wallet_closes_at(self.connection):
+            return self.closed(request, kwargs["token"])
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def closed(self, request: HttpRequest, token: str) -> HttpResponse:
+        return errors.demo_wallet_closed(request)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -63,6 +87,11 @@ class DemoWalletView(DemoWalletMixin, View):
 @method_decorator(never_cache, name="dispatch")
 class DemoWalletStatusView(DemoWalletMixin, View):
     """Polled by the demo wallet page: it reloads when an offer waits for an answer."""
+
+    def closed(self, request: HttpRequest, token: str) -> HttpResponse:
+        # The wallet page reloads, and says that it is closed.
+        page = reverse("onboarding:demo_wallet", args=[token])
+        return JsonResponse({"state": "moved", "next": page, "message": "", "issuer": "ok"})
 
     def get(self, request: HttpRequest, token: str) -> JsonResponse:
         offered = self.connection.credentials.filter(state=DemoCredential.State.OFFERED).exists()

@@ -36,6 +36,28 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return _page(request, 404, _("Page not found"), _("This page does not exist."))
 
 
+def demo_wallet_closed(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        410,
+        _("This wallet is closed"),
+        _("The demo wallet closes when its registration ends. Please start again for a new one."),
+    )
+
+
+def payload_too_large(request: HttpRequest) -> HttpResponse:
+    return _page(request, 413, _("Too much data"), _("Your browser sent more than this page accepts."))
+
+
+def unsupported_media_type(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        415,
+        _("Files are not accepted"),
+        _("This portal takes no files. Please fill in the form again without attaching anything."),
+    )
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request's context processors: whatever failed must not fail again here.
     # The page is translated to the active language, so its lang attribute must say which.

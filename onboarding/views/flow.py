@@ -69,7 +69,11 @@ REASONED_FAILURES = (Registration.Failure.CONNECTION_FAILED, Registration.Failur
 def failure_reason(registration: Registration) -> str:
     if registration.state != State.FAILED or registration.failure not in REASONED_FAILURES:
         return ""
-    return registration.failure_detail
+    # Imported here to keep this change inside this function while the module is being rewritten.
+    from onboarding.text import foreign_text
+
+    # The wallet's or the agent's own words: no direction overrides or controls, one short line.
+    return foreign_text(registration.failure_detail)
 
 
 STEP_MESSAGES = {

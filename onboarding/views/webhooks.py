@@ -85,7 +85,9 @@ def _read_payload(request: HttpRequest) -> dict[str, Any] | None:
         return None
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deep enough to exhaust the parser fits in a small body, and
+        # is not a ValueError.
         return None
     return payload if isinstance(payload, dict) else None
 

@@ -46,15 +46,15 @@ def test_the_error_and_side_pages_have_no_serious_axe_violations(live_server, vi
     visitor.goto(f"{live_server.url}/no-such-page")
     record(visitor, f"{shot}-404", axe)
 
-    # A form far beyond Django's request size limit: the portal's own 400 page.
+    # A form far beyond Django's request size limit: the portal's own 413 page (refused unread).
     with visitor.expect_navigation() as sent:
         visitor.evaluate(
             "() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/name';"
             " const t = document.createElement('textarea'); t.name = 'first_name'; t.value = 'A'.repeat(3000000);"
             " f.append(t); document.body.append(f); f.submit(); }"
         )
-    assert sent.value.status == 400
-    record(visitor, f"{shot}-400", axe)
+    assert sent.value.status == 413
+    record(visitor, f"{shot}-413", axe)
 
     gone = Registration.objects.create(backend="demo", invitation_id="x", invitation_url="/x", state="connected")
     assert visitor.goto(f"{live_server.url}/i/{gone.short_code}").status == 410

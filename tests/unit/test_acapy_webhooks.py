@@ -130,6 +130,19 @@ def test_it_answers_400_to_a_body_that_is_not_a_small_json_object(hook, raw):
     assert Registration.objects.get().state == State.INVITED
 
 
+# Nesting deep enough to exhaust the parser's recursion, yet within the 64 KiB a body may have.
+DEEP_LIST = b"[" * 32_000 + b"]" * 32_000
+DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+
+
+@pytest.mark.parametrize("raw", [DEEP_LIST, DEEP_OBJECT], ids=["lists", "objects"])
+def test_it_answers_400_to_a_deeply_nested_body(hook, raw):
+    make_registration()
+    assert len(raw) <= 64 * 1024
+    assert deliver(hook, "connections", None, raw=raw).status_code == 400
+    assert Registration.objects.get().state == State.INVITED
+
+
 def test_it_acknowledges_topics_it_does_not_need(hook):
     make_registration()
     for topic in ("basicmessages", "issue_credential_v2_0_ld_proof", "ping", "problem_report"):
@@ -382,6 +395,20 @@ def test_a_declined_offer_shows_the_visitor_a_failure(client, hook, agent):
     assert re.search(r"restart", page.content.decode())
     # The wallet's own words come with our summary, escaped like any text.
     assert re.search(r'class="failure-reason">[^<]*<q>issuance-abandoned: no</q>', page.content.decode())
+
+
+def test_the_agents_reason_is_shown_without_direction_overrides_and_cut_short(client, hook, agent):
+    mock_invitation(agent)
+    mock_did_and_offer(agent)
+    client.get("/")
+    deliver(hook, "connections", connection_event("active", "completed"))
+    client.post("/name", FORM)
+    reason = "declined\u202e by \u2066holder\u2069\x07 " + "x" * 290
+    deliver(hook, "issue_credential_v2_0", credential_event("abandoned", error_msg=reason))
+    page = client.get("/loading/").content.decode()
+    shown = re.search(r'class="failure-reason">[^<]*<q>([^<]*)</q>', page).group(1)
+    assert shown.startswith("declined by holder xxx") and shown.endswith("…")
+    assert len(shown) == 200
 
 
 def test_a_failure_without_a_reason_from_the_agent_shows_only_the_summary(client, agent, clock, settings):

@@ -223,3 +223,87 @@ def test_the_wallet_status_waits_again_once_the_offer_is_answered(client, issuer
     credential = offer(issuer, connection)
     client.post(wallet_url(connection), {"action": "accept", "credential": str(credential.pk)})
     assert client.get(wallet_url(connection, "status")).json()["state"] == "waiting"
+
+
+# --- The wallet closes with its registration ---------------------------------------------------
+
+
+def visitor_with_wallet(client) -> tuple[str, DemoConnection]:
+    """A visitor who opened the start page (a registration) and the path of their demo wallet."""
+    client.get("/")
+    connection = DemoConnection.objects.get()
+    return wallet_url(connection), connection
+
+
+def visitor_with_offer(client, wallet) -> tuple[str, DemoCredential]:
+    path, connection = visitor_with_wallet(client)
+    wallet.post(path, {"action": "connect"})
+    assert client.get("/check_connection/status").json()["next"] == "/name"
+    assert client.post("/name", {"first_name": "Ada", "last_name": "Lovelace", "institution": "AE"}).status_code == 302
+    return path, DemoCredential.objects.get()
+
+
+def assert_closed(response) -> None:
+    assert response.status_code == 410
+    page = response.content.decode()
+    with translation.override("de"):
+        assert translation.gettext("This wallet is closed") in page
+    assert "Lovelace" not in page
+    assert 'href="/"' in page
+
+
+def test_the_wallet_closes_when_its_invitation_expires(client, clock, settings):
+    path, connection = visitor_with_wallet(client)
+    clock.advance(settings.REGISTERFT_INVITATION_TTL - 1)
+    assert client.get(path).status_code == 200
+    clock.advance(2)
+    assert_closed(client.get(path))
+    assert_closed(client.post(path, {"action": "connect"}))
+    connection.refresh_from_db()
+    assert connection.state == DemoConnection.State.INVITED
+
+
+def test_the_wallet_closes_when_the_details_were_not_sent_in_time(client, clock, settings):
+    path, _connection = visitor_with_wallet(client)
+    client.post(path, {"action": "connect"})
+    client.get("/check_connection/status")
+    clock.advance(settings.REGISTERFT_DETAILS_TTL + 1)
+    assert_closed(client.get(path))
+
+
+def test_the_wallet_shows_the_visitors_details_only_until_the_offer_expires(client, clock, settings):
+    path, credential = visitor_with_offer(client, client)
+    clock.advance(settings.REGISTERFT_OFFER_TTL - 1)
+    assert "Lovelace" in client.get(path).content.decode()
+    clock.advance(2)
+    assert_closed(client.get(path))
+    assert_closed(client.post(path, {"action": "accept", "credential": str(credential.pk)}))
+    credential.refresh_from_db()
+    assert credential.state == DemoCredential.State.OFFERED
+
+
+def test_a_stored_credential_is_shown_no_longer_than_the_offer_ran(client, clock, settings):
+    path, credential = visitor_with_offer(client, client)
+    client.post(path, {"action": "accept", "credential": str(credential.pk)})
+    assert client.get("/loading/status").json()["next"] == "/success"
+    assert "Lovelace" in client.get(path).content.decode()
+    clock.advance(settings.REGISTERFT_OFFER_TTL + 1)
+    assert_closed(client.get(path))
+
+
+def test_the_wallet_status_sends_a_closed_wallet_to_its_page(client, clock, settings):
+    path, _connection = visitor_with_wallet(client)
+    client.post(path, {"action": "connect"})
+    assert client.get(path + "status").json()["state"] == "waiting"
+    clock.advance(settings.REGISTERFT_DETAILS_TTL + 1)
+    assert client.get(path + "status").json() == {"state": "moved", "next": path, "message": "", "issuer": "ok"}
+
+
+def test_a_wallet_without_a_registration_closes_after_the_longest_a_registration_runs(client, issuer, clock, settings):
+    connection = new_connection(issuer, active=True)
+    offer(issuer, connection)
+    longest = settings.REGISTERFT_INVITATION_TTL + settings.REGISTERFT_DETAILS_TTL + settings.REGISTERFT_OFFER_TTL
+    clock.advance(longest - 1)
+    assert client.get(wallet_url(connection)).status_code == 200
+    clock.advance(2)
+    assert_closed(client.get(wallet_url(connection)))

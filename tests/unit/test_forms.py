@@ -119,6 +119,21 @@ def test_it_allows_the_joiners_some_scripts_need(name):
     assert form.cleaned_data["first_name"] == name
 
 
+@pytest.mark.parametrize(
+    "name", ["\u3164", "\u3164\u3164\u3164", "\u115f\u1160", "\uffa0", "\u2800\u2800", "\u0301\u0301", "-"],
+    ids=["hangul-filler", "three-fillers", "choseong-jungseong", "halfwidth-filler", "braille-blank", "marks", "dash"],
+)
+def test_it_refuses_a_name_without_a_visible_letter(name):
+    form = form_with(first_name=name)
+    assert not form.is_valid()
+    assert error_codes(form, "first_name") == ["no_letter"]
+
+
+@pytest.mark.parametrize("name", ["42", "\u3164Ada"])
+def test_a_letter_or_digit_anywhere_is_enough(name):
+    assert form_with(institution=name).is_valid()
+
+
 @pytest.mark.parametrize("name", ["O'Brien-Smith", "Nguyễn Thị", "Дмитрий", "佐藤", "Ó Súilleabháin", "محمد"])
 def test_it_accepts_names_in_many_scripts(name):
     assert form_with(last_name=name).is_valid()

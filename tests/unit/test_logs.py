@@ -150,3 +150,61 @@ def test_a_visitors_details_appear_in_no_log_record(client, every_logger_at_debu
             assert detail not in text, f"{detail!r} logged by {record.name}: {record.getMessage()}"
     for detail in (FIRST, LAST, INSTITUTION):
         assert detail not in caplog.text
+
+
+# --- Lines an attacker cannot forge ----------------------------------------------------------
+
+FORGING_PATH = "/a\r\n127.0.0.1 \"GET /admin\" 200\x00\x1b[2J\u2028\x85end"
+
+
+def test_the_text_format_escapes_every_control_character():
+    line = TextFormatter().format(make_record(f"Not Found: {FORGING_PATH}"))
+    assert not any(char in line for char in "\r\n\x00\x1b\u2028\x85")
+    assert "/a\\r\\n127.0.0.1" in line and "\\x00\\x1b[2J\\u2028\\x85end" in line
+
+
+def gunicorn_access_line(path: str) -> str:
+    """The access line gunicorn writes for a request of ``path``, with the portal's gunicorn.conf.py."""
+    import runpy
+    from datetime import timedelta
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    loaded = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    cfg = Config()
+    for name in ("logger_class", "access_log_format", "accesslog"):
+        if name in loaded:
+            cfg.set(name, loaded[name])
+    logger = cfg.logger_class(cfg)
+    stream = io.StringIO()
+    logger.access_log.handlers = [logging.StreamHandler(stream)]
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "first_name=Ada", "REMOTE_ADDR": "10.0.0.1",
+               "RAW_URI": path, "SERVER_PROTOCOL": "HTTP/1.1"}
+    response = SimpleNamespace(status="404 Not Found", headers=[("X-Request-ID", "abc")], sent=9)
+    logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=3))
+    return stream.getvalue()
+
+
+def test_gunicorns_access_line_cannot_be_forged_from_the_path():
+    # gunicorn logs PATH_INFO, which is percent-decoded: %0d%0a would start a second line.
+    output = gunicorn_access_line(FORGING_PATH)
+    assert output.count("\n") == 1 and output.endswith("\n")
+    line = output[:-1]
+    assert not any(char in line for char in "\r\x00\x1b\u2028\x85")
+    assert line.startswith('10.0.0.1 "GET /a\\r\\n127.0.0.1 \\"GET /admin\\" 200\\x00')
+    assert line.endswith('" 404 9 3ms request_id=abc')
+    assert "Ada" not in line
+
+
+def test_a_bad_host_header_is_one_warning_line_without_a_traceback(client, settings, caplog):
+    settings.ALLOWED_HOSTS = ["portal.example.org"]
+    with caplog.at_level(logging.INFO):
+        response = client.get("/", HTTP_HOST="attacker.example")
+    assert response.status_code == 400
+    records = [record for record in caplog.records if record.name == "django.security.DisallowedHost"]
+    assert len(records) == 1
+    assert records[0].levelno == logging.WARNING and records[0].exc_info is None
+    assert "Traceback" not in TextFormatter().format(records[0])
+    assert "attacker.example" in records[0].getMessage()

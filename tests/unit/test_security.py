@@ -32,6 +32,7 @@ PRODUCTION_KEYS = [
     "SESSION_COOKIE_SAMESITE",
     "CSRF_COOKIE_SECURE",
     "CSRF_COOKIE_SAMESITE",
+    "CSRF_COOKIE_HTTPONLY",
     "LANGUAGE_COOKIE_SECURE",
     "LANGUAGE_COOKIE_HTTPONLY",
     "LANGUAGE_COOKIE_SAMESITE",
@@ -203,14 +204,21 @@ def test_no_page_needs_inline_script_or_style(client):
 # --- Cookies ----------------------------------------------------------------------------------
 
 
-def test_the_session_and_csrf_cookies_are_secure_httponly_and_lax(portal):
-    response = portal.get("/", secure=True)
-    session = response.cookies["sessionid"]
+def test_the_session_cookie_is_secure_httponly_and_lax(portal):
+    session = portal.get("/", secure=True).cookies["sessionid"]
     assert session["secure"] and session["httponly"]
     assert session["samesite"] == "Lax"
-    csrf = response.cookies["csrftoken"]
+
+
+def test_the_csrf_cookie_is_secure_and_lax_and_httponly_only_as_configured(portal, production):
+    # Django's default, kept: the CSRF cookie is not HttpOnly. It holds no secret a script could
+    # abuse (a script on the page could read the form's token anyway), and the session cookie,
+    # which is the secret, is HttpOnly.
+    assert production["CSRF_COOKIE_HTTPONLY"] is False
+    csrf = portal.get("/", secure=True).cookies["csrftoken"]
     assert csrf["secure"]
     assert csrf["samesite"] == "Lax"
+    assert bool(csrf["httponly"]) is production["CSRF_COOKIE_HTTPONLY"]
 
 
 def test_the_language_cookie_is_secure_httponly_and_lax(portal):
@@ -271,10 +279,17 @@ def test_cors_does_not_open_the_pages_themselves(client, settings):
 
 
 def test_the_deployment_check_reports_no_issue_with_production_settings(tmp_path):
-    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path))
+    # The demo issuer, named: the operator's choice (without it, see the next test).
+    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path, REGISTERFT_ISSUER="demo"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_the_deployment_check_reports_the_demo_issuer_nobody_chose(tmp_path):
+    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path))
+    assert "onboarding.W001" in result.stdout + result.stderr
+    assert "REGISTERFT_ISSUER" in result.stdout + result.stderr
 
 
 def test_start_up_fails_without_a_secret_key_when_debug_is_off(tmp_path):

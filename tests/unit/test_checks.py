@@ -1,0 +1,49 @@
+"""onboarding/checks.py: ``manage.py check --deploy`` reports the demo issuer in production unless
+the operator chose it."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import Warning, run_checks
+
+DEMO_ISSUER = "onboarding.W001"
+
+
+def deploy_issues() -> list:
+    return [issue for issue in run_checks(include_deployment_checks=True) if issue.id.startswith("onboarding.")]
+
+
+@pytest.fixture
+def production(settings):
+    settings.DEBUG = False
+    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUER_CHOSEN = False
+    return settings
+
+
+def test_it_reports_the_demo_issuer_that_production_runs_by_default(production):
+    issues = deploy_issues()
+    assert [issue.id for issue in issues] == [DEMO_ISSUER]
+    assert isinstance(issues[0], Warning)
+    assert "REGISTERFT_ISSUER" in issues[0].msg + issues[0].hint
+
+
+def test_it_is_quiet_when_the_operator_chose_the_demo_issuer(production):
+    production.REGISTERFT_ISSUER_CHOSEN = True
+    assert deploy_issues() == []
+
+
+def test_it_is_quiet_in_development(production):
+    production.DEBUG = True
+    assert deploy_issues() == []
+
+
+@pytest.mark.parametrize("issuer", ["agent-rest", "acapy"])
+def test_it_is_quiet_with_a_real_issuer(production, issuer):
+    production.REGISTERFT_ISSUER = issuer
+    production.REGISTERFT_ISSUER_CHOSEN = True
+    assert deploy_issues() == []
+
+
+def test_it_runs_only_with_the_deployment_checks(production):
+    assert [issue for issue in run_checks() if issue.id == DEMO_ISSUER] == []
