@@ -50,7 +50,6 @@ def credential_offer(
     )
     if not claimed:
         raise OfferInProgress
-    throttle.place_take_in_flow(holder=str(registration.pk))
     offer = _send_claimed_offer(registration, attributes)
     return transition(
         registration,
@@ -69,8 +68,10 @@ def offer_claim_given_up_before(now: datetime) -> datetime:
 
 
 def _send_claimed_offer(registration: Registration, attributes: dict[str, str]) -> CredentialOffer:
-    """Ask the issuer for the offer this request has claimed; if it fails, release the claim so
-    that the visitor's next try may send it."""
+    """Ask the issuer for the offer this request has claimed, holding a place at the agent while
+    the wallet answers; if it fails, release the claim and the place so that the visitor's next
+    try may send it."""
+    throttle.place_take_in_flow(holder=str(registration.pk))
     try:
         with issuer_call("offer_credential"):
             return get_issuer().offer_credential(
@@ -125,7 +126,6 @@ def credential_reoffer(
     )
     if not claimed:
         raise OfferInProgress
-    throttle.place_take_in_flow(holder=str(registration.pk))
     offer = _send_claimed_offer(registration, dict(registration.attributes or {}))
     logger.info("registration id=%s offer sent again", registration.pk)
     return transition(
