@@ -29,6 +29,15 @@ urlpatterns += [
     path("brand.css", pages.brand_css, name="brand_css"),
 ]
 
+# The offer-first order (OpenID4VCI): the QR code with the offer, and the offer's short link.
+from onboarding.views import offer  # noqa: E402
+
+urlpatterns += [
+    path("offer/", offer.OfferView.as_view(), name="offer"),
+    path("offer/status", offer.OfferStatusView.as_view(), name="offer_status"),
+    path("o/<str:code>", offer.OfferLinkView.as_view(), name="offer_link"),
+]
+
 # The line at the door while the issuer agent is busy (onboarding/throttle.py).
 from onboarding.views import queue  # noqa: E402
 

@@ -255,8 +255,11 @@ REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 # The "open in wallet" link on a phone: {url} is the invitation URL, {url_quoted} the same
 # percent-encoded, {oob} its oob parameter (for example didcomm://invite?oob={oob}).
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
+# Offer-first: the scheme of the offer's link in the QR code; empty: the issuer's own (docs/swiyu.md).
+REGISTERFT_OFFER_SCHEME = envchoice("REGISTERFT_OFFER_SCHEME", "", ("", "swiyu", "openid-credential-offer"))
 
 REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
+REGISTERFT_DEMO_FLOW = envchoice("REGISTERFT_DEMO_FLOW", "connection-first", ("connection-first", "offer-first"))
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
 REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
 
