@@ -18,6 +18,7 @@ urlpatterns = [
     path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
     path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),
     path("webhooks/acapy/topic/<str:topic>/", webhooks.AcaPyWebhookView.as_view(), name="acapy_webhook"),
+    path("webhooks/swiyu/", webhooks.SwiyuWebhookView.as_view(), name="swiyu_webhook"),
 ]
 
 # The visitor's side pages: help without a wallet, the privacy notice, the event's colours.
