@@ -22,6 +22,8 @@ class Registration(models.Model):
     """
 
     class State(models.TextChoices):
+        # Offer-first order only: the details are kept while the visitor waits for a place.
+        SAVED = "saved", _("Details saved, waiting for a place")
         INVITED = "invited", _("Waiting for the wallet to connect")
         CONNECTED = "connected", _("Connected, waiting for details")
         OFFERED = "offered", _("Credential offered")
@@ -51,6 +53,9 @@ class Registration(models.Model):
     # wallet that accepts the earlier offer after all has still got its credential.
     previous_process_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # Offer-first order: the transaction code the wallet asks for, shown on the visitor's page
+    # next to the QR code (never in it); "" where the issuer uses none.
+    offer_pin = models.CharField(max_length=20, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ request has surely ended (``throttle.claim_lease``).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
@@ -17,10 +18,12 @@ from django.utils import timezone
 
 from onboarding import throttle
 from onboarding.issuers import get_issuer
-from onboarding.issuers.base import CredentialOffer, IssuerError
+from onboarding.issuers.base import CredentialOffer, IssuerError, IssuerRejected
 from onboarding.models import Registration
 from onboarding.rules import registration_stuck_at
-from onboarding.services import check_issuer, issuer_call, transition
+from onboarding.selectors import DONE_SESSION_KEY, SESSION_KEY, registration_for_session
+from onboarding.services import Closed, Started, check_issuer, issuer_call, transition
+from onboarding.window import registration_window
 
 logger = logging.getLogger("onboarding.flow")
 
@@ -135,4 +138,91 @@ def credential_reoffer(
         previous_process_id=registration.process_id,
         offered_at=timezone.now(),
         checked_at=timezone.now(),
+        **_offer_link_fields(offer),
+    )
+
+
+def _offer_link_fields(offer: CredentialOffer) -> dict[str, str]:
+    """What an offer-first offer brings along: the link the wallet opens, and its PIN."""
+    return {"invitation_url": offer.url, "offer_pin": offer.pin} if offer.url else {}
+
+
+# --- The offer-first order (OpenID4VCI): details, then one QR code with the offer --------------
+# The issuer is first asked when the offer is made, so that is where the visitor meets the line:
+# the details are kept at once, and the offer is made when a place at the issuer is theirs.
+
+
+def visitor_details(*, session: MutableMapping[str, Any], attributes: dict[str, str]) -> Closed | Started:
+    """The details form of the offer-first order: the details are kept, and nothing else is done
+    here; the offer's page asks for the offer when the visitor's turn comes (``visitor_offer``),
+    so that a reload or an issuer's failure never loses what was typed."""
+    window = registration_window()
+    if not window.is_open:
+        return Closed(window)
+    registration = registration_for_session(session)
+    if registration is None or registration.state == State.FAILED:
+        registration = Registration.objects.create(
+            id=uuid.uuid4(), backend=get_issuer().name, state=State.SAVED, attributes=attributes,
+            invitation_id="", invitation_url="",
+        )
+        session[SESSION_KEY] = {"registration": str(registration.pk)}
+        session.pop(DONE_SESSION_KEY, None)
+        logger.info("registration saved id=%s backend=%s", registration.pk, registration.backend)
+    elif registration.state == State.SAVED:
+        # Sent again after an issuer's failure: the latest details count.
+        Registration.objects.filter(pk=registration.pk, state=State.SAVED).update(
+            attributes=attributes, updated_at=timezone.now()
+        )
+        registration.refresh_from_db()
+    return Started(registration)
+
+
+def visitor_offer(
+    *, session: MutableMapping[str, Any], address: str, registration: Registration
+) -> throttle.Waiting | throttle.Limited | Started:
+    """Saved details get their offer once a place at the issuer is theirs; until then the visitor
+    waits in line (``Waiting``). Only an offer actually asked for counts against the rate limits
+    on new registrations. Raises ``IssuerError`` (the place goes back, the visitor keeps their
+    place in line and their details) and ``OfferInProgress``."""
+    if registration.state != State.SAVED:
+        return Started(registration)
+    try:
+        admitted = throttle.line_admit(session=session, address=address, holder=str(registration.pk))
+    except throttle.RateLimited as err:
+        return err.limited
+    if isinstance(admitted, throttle.Waiting):
+        return admitted
+    try:
+        throttle.rate_check(action=throttle.Action.INVITATION, session=session, address=address)
+        registration = credential_offer_first(registration=registration)
+    except throttle.RateLimited as err:
+        throttle.line_failed(session=session, holder=admitted.holder)
+        return err.limited
+    except (IssuerError, OfferInProgress):
+        throttle.line_failed(session=session, holder=admitted.holder)
+        raise
+    throttle.line_started(session=session)
+    return Started(registration)
+
+
+def credential_offer_first(*, registration: Registration) -> Registration:
+    """Ask the issuer for the offer of saved details: a link for the wallet (the QR code) and,
+    where the issuer uses one, a PIN. Claimed first, as ``credential_offer`` is."""
+    now = timezone.now()
+    claimed = (
+        Registration.objects.filter(pk=registration.pk, state=State.SAVED)
+        .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=offer_claim_given_up_before(now)))
+        .update(offer_started_at=now, updated_at=now)
+    )
+    if not claimed:
+        raise OfferInProgress
+    offer = _send_claimed_offer(registration, dict(registration.attributes or {}))
+    if not offer.url:
+        # A backend of the offer-first order that gave no link: nothing a wallet could scan.
+        Registration.objects.filter(pk=registration.pk).update(offer_started_at=None)
+        throttle.place_release(holder=str(registration.pk))
+        raise IssuerRejected("The issuer's offer carries no link for the wallet")
+    return transition(
+        registration, (State.SAVED,), state=State.OFFERED, process_id=offer.process_id,
+        offered_at=timezone.now(), checked_at=timezone.now(), **_offer_link_fields(offer),
     )

@@ -17,7 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router
 
-from onboarding.issuers.base import invitation_oob
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import Flow, credential_offer_json, invitation_oob
 from onboarding.models import Registration
 
 logger = logging.getLogger("onboarding.flow")
@@ -33,11 +34,21 @@ class Step:
     CHECK_CONNECTION = "check_connection"
     NAME = "name"
     LOADING = "loading"
+    # Offer-first order: the QR code with the offer, while the wallet takes the credential.
+    OFFER = "offer"
     SUCCESS = "success"
+
+
+def offer_first() -> bool:
+    """Whether the configured backend runs the offer-first order: details, then one QR code with
+    the offer, then success (``Flow``)."""
+    return get_issuer().flow == Flow.OFFER_FIRST
 
 
 def registration_step(registration: Registration | None) -> str:
     """The step (URL name) where a visitor with this registration belongs."""
+    if offer_first():
+        return _offer_first_step(registration)
     if registration is None:
         return Step.START
     if registration.state == State.INVITED:
@@ -50,6 +61,16 @@ def registration_step(registration: Registration | None) -> str:
         return Step.SUCCESS
     # A failure is shown on the waiting page of the step that failed, with "start again".
     return Step.LOADING if registration.offered_at else Step.CHECK_CONNECTION
+
+
+def _offer_first_step(registration: Registration | None) -> str:
+    if registration is None:
+        return Step.NAME
+    if registration.state == State.ISSUED:
+        return Step.SUCCESS
+    # Saved details wait for their offer on the offer's page (it is made when their turn comes);
+    # a failure is shown there too, with "start again".
+    return Step.OFFER
 
 
 def registration_for_session(session: Mapping[str, Any]) -> Registration | None:
@@ -83,6 +104,18 @@ def registration_by_pk(pk: Any) -> Registration | None:
 
 def registration_invitation_expires_at(registration: Registration) -> datetime:
     return registration.created_at + timedelta(seconds=settings.REGISTERFT_INVITATION_TTL)
+
+
+def registration_offer_expires_at(registration: Registration) -> datetime | None:
+    if registration.offered_at is None:
+        return None
+    return registration.offered_at + timedelta(seconds=settings.REGISTERFT_OFFER_TTL)
+
+
+def offer_payload(*, registration: Registration) -> dict[str, Any] | None:
+    """The OpenID4VCI credential offer that the offer's short link serves to a wallet (offer by
+    reference); None when the registration's offer link carries none (the demo's page)."""
+    return credential_offer_json(registration.invitation_url)
 
 
 def registration_completed_in(session: Mapping[str, Any]) -> bool:

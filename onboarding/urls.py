@@ -18,6 +18,7 @@ urlpatterns = [
     path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
     path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),
     path("webhooks/acapy/topic/<str:topic>/", webhooks.AcaPyWebhookView.as_view(), name="acapy_webhook"),
+    path("webhooks/swiyu/", webhooks.SwiyuWebhookView.as_view(), name="swiyu_webhook"),
 ]
 
 # The visitor's side pages: help without a wallet, the privacy notice, the event's colours.
@@ -27,6 +28,15 @@ urlpatterns += [
     path("help/", pages.HelpView.as_view(), name="help"),
     path("privacy/", pages.PrivacyView.as_view(), name="privacy"),
     path("brand.css", pages.brand_css, name="brand_css"),
+]
+
+# The offer-first order (OpenID4VCI): the QR code with the offer, and the offer's short link.
+from onboarding.views import offer  # noqa: E402
+
+urlpatterns += [
+    path("offer/", offer.OfferView.as_view(), name="offer"),
+    path("offer/status", offer.OfferStatusView.as_view(), name="offer_status"),
+    path("o/<str:code>", offer.OfferLinkView.as_view(), name="offer_link"),
 ]
 
 # The line at the door while the issuer agent is busy (onboarding/throttle.py).

@@ -27,9 +27,7 @@ VAR_DIR = Path(envstr("REGISTERFT_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = envbool("DJANGO_DEBUG", False)
 SECRET_KEY = envstr("DJANGO_SECRET_KEY", "development-only-secret-key-not-for-production" if DEBUG else None)
 if not SECRET_KEY:
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development)."
-    )
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (set DJANGO_DEBUG=1 for development).")
 if not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
 
@@ -44,7 +42,7 @@ CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS")
 SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Load balancers probe over plain HTTP. An agent next to the portal posts its webhooks over plain
 # HTTP on the internal network; a redirect to https would lose them (ACA-Py does not follow it).
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^webhooks/acapy/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^webhooks/acapy/", r"^webhooks/swiyu/"]
 SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 # Subdomains and the preload list bind every host under the operator's domain for a long time:
 # the operator's choice, off by default (check --deploy's W005 and W021 are silenced below).
@@ -264,10 +262,12 @@ REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 # The "open in wallet" link on a phone: {url} is the invitation URL, {url_quoted} the same
 # percent-encoded, {oob} its oob parameter (for example didcomm://invite?oob={oob}).
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
+REGISTERFT_OFFER_SCHEME = envchoice("REGISTERFT_OFFER_SCHEME", "", ("", "swiyu", "openid-credential-offer"))
 
-REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy"))
+REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy", "swiyu"))
 # Named by the operator, not the default: check --deploy reports the default demo issuer.
 REGISTERFT_ISSUER_CHOSEN = envstr("REGISTERFT_ISSUER") is not None
+REGISTERFT_DEMO_FLOW = envchoice("REGISTERFT_DEMO_FLOW", "connection-first", ("connection-first", "offer-first"))
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
 REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
 
@@ -325,6 +325,23 @@ if REGISTERFT_ISSUER == "acapy":
     if ACAPY_CREDENTIAL_FORMAT != "ld_proof" and not ACAPY_CRED_DEF_ID:
         raise ImproperlyConfigured(f"ACAPY_CRED_DEF_ID must be set when ACAPY_CREDENTIAL_FORMAT is {ACAPY_CREDENTIAL_FORMAT}.")
 
+# --- swiyu's generic issuer (REGISTERFT_ISSUER=swiyu): its management API, docs/swiyu.md ----------
+SWIYU_MANAGEMENT_URL = envurl("SWIYU_MANAGEMENT_URL")
+SWIYU_CREDENTIAL_CONFIGURATION_ID = envstr("SWIYU_CREDENTIAL_CONFIGURATION_ID", "") or ""
+SWIYU_STATUS_LISTS = envlist("SWIYU_STATUS_LISTS")
+SWIYU_USE_PIN = envbool("SWIYU_USE_PIN", False)
+SWIYU_BEARER_TOKEN = envstr("SWIYU_BEARER_TOKEN", "") or ""
+SWIYU_OAUTH_TOKEN_URL = envurl("SWIYU_OAUTH_TOKEN_URL")
+SWIYU_OAUTH_CLIENT_ID = envstr("SWIYU_OAUTH_CLIENT_ID", "") or ""
+SWIYU_OAUTH_CLIENT_SECRET = envstr("SWIYU_OAUTH_CLIENT_SECRET", "") or ""
+SWIYU_OAUTH_SCOPE = envstr("SWIYU_OAUTH_SCOPE", "") or ""
+SWIYU_WEBHOOK_KEY = envstr("SWIYU_WEBHOOK_KEY", "") or ""
+if REGISTERFT_ISSUER == "swiyu":
+    require({"SWIYU_MANAGEMENT_URL": SWIYU_MANAGEMENT_URL, "SWIYU_CREDENTIAL_CONFIGURATION_ID": SWIYU_CREDENTIAL_CONFIGURATION_ID,
+             "SWIYU_WEBHOOK_KEY": SWIYU_WEBHOOK_KEY}, when="REGISTERFT_ISSUER is swiyu")
+# The credential's expiry (ISO date-time, optional), for every backend that can set one.
+REGISTERFT_CREDENTIAL_VALID_UNTIL = envdatetime("REGISTERFT_CREDENTIAL_VALID_UNTIL", tz=ZoneInfo(TIME_ZONE))
+
 # --- Registration window ----------------------------------------------------------------------
 # When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
 # Outside the window the start page says so and creates nothing at the issuer; either may be unset.
@@ -359,38 +376,24 @@ REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL"
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
 
-# === The throttle ===============================================================================
-# Who may ask the issuer agent now (onboarding/throttle.py): the line at the door, the bound on
-# calls in flight and the rate limits. Leases and counters live in the database, so every worker
-# and instance shares them (docs/admission.md).
-
-# At most this many registrations in progress at the agent (a fresh invitation, an offer being
-# sent or waiting for the wallet); further new visitors wait in line on the start page. 0 turns
-# the line off. One ACA-Py with its SQLite wallet stalls at about 8 (docs/admission.md).
+# === The throttle: who may ask the issuer now (onboarding/throttle.py, docs/admission.md) =====
+# Registrations in progress at the agent at most; further new visitors wait in line. 0: no line.
 REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 5, minimum=0)
-# At most this many calls to the issuer agent at once, from all workers and instances together
-# (onboarding/throttle.py); a call that finds none free waits up to REGISTERFT_ISSUER_TIMEOUT.
-# 0 turns the bound off.
+# Calls to the agent at once, from all workers and instances together. 0: no bound.
 REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0)
-# Seconds an invitation or an offer counts as in progress: the agent works while a wallet answers;
-# an invitation nobody scans costs it nothing afterwards.
+# Seconds an invitation or an offer counts as in progress.
 REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)
 # A place in line is given up when its page has not asked for this many seconds.
 REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 30, minimum=5)
-# Places in line one client address may hold at once: generous, as a venue puts hundreds of
-# visitors behind one address; it stops one client from filling the line. 0: no cap.
+# Places in line one client address may hold at once (a venue puts hundreds behind one). 0: no cap.
 REGISTERFT_LINE_PER_ADDRESS = envint("REGISTERFT_LINE_PER_ADDRESS", 1000, minimum=0)
 
-# New invitations (a connection at the issuer) and credential offers, per visitor's session and,
-# more generously, per client address: a venue's network puts hundreds of visitors behind one
-# address. Each is "count/period" (10/10m, 300/1m, 600 seconds as 5/600) or "off".
+# New invitations and offers per session and per client address: "count/period" (10/10m) or "off".
 REGISTERFT_RATE_INVITATIONS_PER_SESSION = envrate("REGISTERFT_RATE_INVITATIONS_PER_SESSION", "10/10m")
 REGISTERFT_RATE_INVITATIONS_PER_ADDRESS = envrate("REGISTERFT_RATE_INVITATIONS_PER_ADDRESS", "300/1m")
 REGISTERFT_RATE_OFFERS_PER_SESSION = envrate("REGISTERFT_RATE_OFFERS_PER_SESSION", "5/10m")
 REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS", "300/1m")
-# The client's address is REMOTE_ADDR unless the portal sits behind trusted proxies: then name
-# the header they set (for example X-Forwarded-For) and how many of them append to it; the
-# address the outermost trusted proxy saw is taken, counting from the right. Never set this
-# without such a proxy: a client could then choose its own address.
+# Behind trusted proxies only: their header (X-Forwarded-For) and how many append to it; never
+# set without such proxies, or a client chooses its own address (docs/settings.md).
 REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
 REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)

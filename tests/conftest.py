@@ -17,7 +17,7 @@ from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis p
 def _forget_issuer(*, setting: str, **kwargs) -> None:
     """A test that changes an issuer's setting gets a backend built from the new value: the portal
     builds its backend once per process, as its settings never change outside the tests."""
-    if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_")):
+    if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_", "SWIYU_")):
         get_issuer.cache_clear()
 FORM_CONTENT = "application/x-www-form-urlencoded"
 _client_post = Client.post

@@ -21,6 +21,10 @@ def get_issuer() -> Issuer:
         from onboarding.issuers.acapy import AcaPyIssuer
 
         return AcaPyIssuer.from_settings()
+    if backend == "swiyu":
+        from onboarding.issuers.swiyu import SwiyuIssuer
+
+        return SwiyuIssuer.from_settings()
     from onboarding.issuers.demo import DemoIssuer
 
     return DemoIssuer.from_settings()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,17 @@ class ConnectionState(enum.StrEnum):
     PENDING = "pending"
     CONNECTED = "connected"
     FAILED = "failed"
+
+
+class Flow(enum.StrEnum):
+    """The order of the visitor's steps, which the backend's protocol decides.
+
+    connection-first (DIDComm): a QR code to connect, then the details, then the offer over the
+    connection. offer-first (OpenID4VCI): the details, then one QR code carrying the offer itself.
+    """
+
+    CONNECTION_FIRST = "connection-first"
+    OFFER_FIRST = "offer-first"
 
 
 class CredentialState(enum.StrEnum):
@@ -70,7 +82,30 @@ class ConnectionStatus:
 
 @dataclass(frozen=True)
 class CredentialOffer:
+    """An offer made at the issuer. In the offer-first order ``url`` is the link a wallet opens to
+    take the credential (an OpenID4VCI offer, or a page of the portal for the demo) and ``pin`` the
+    transaction code the visitor types into the wallet ("" where the issuer uses none); the PIN is
+    shown on the page, never put into the QR code."""
+
     process_id: str
+    url: str = ""
+    pin: str = ""
+
+
+def credential_offer_json(url: str) -> dict[str, Any] | None:
+    """The OpenID4VCI credential offer a link carries by value (``credential_offer=<JSON>``); None
+    when it carries none. The one place that reads an offer link."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("credential_offer")
+    except ValueError:
+        return None
+    if not values:
+        return None
+    try:
+        offer = json.loads(values[0])
+    except ValueError:
+        return None
+    return offer if isinstance(offer, dict) else None
 
 
 @dataclass(frozen=True)
@@ -139,6 +174,9 @@ class Issuer(abc.ABC):
     pushes_state: bool = False
     # Seconds between two state checks of one registration; None takes the setting.
     check_interval: float | None = None
+    # The order of the visitor's steps (``Flow``). An offer-first backend is asked only for
+    # ``offer_credential`` (with no connection), ``credential_status`` and ``health``.
+    flow: Flow = Flow.CONNECTION_FIRST
 
     @abc.abstractmethod
     def create_invitation(self, *, label: str) -> Invitation: ...
@@ -161,6 +199,11 @@ class Issuer(abc.ABC):
         """Delete the agent's record of an offer (it holds the visitor's details), for the
         retention period and a person's request to be forgotten. False where the agent's API has
         no such call; raises ``IssuerError`` when the agent could not do it."""
+        return False
+
+    def revoke_credential(self, *, process_id: str) -> bool:
+        """Revoke an issued credential (a registration withdrawn). False where the agent's API
+        has no such call; raises ``IssuerError`` when the agent could not do it."""
         return False
 
 

@@ -7,6 +7,7 @@ the connection and then the credential.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -17,6 +18,7 @@ from onboarding.issuers.base import (
     CredentialOffer,
     CredentialState,
     CredentialStatus,
+    Flow,
     Issuer,
     IssuerHealth,
     IssuerRejected,
@@ -37,10 +39,14 @@ class DemoIssuer(Issuer):
     # Its state is a query of the portal's own database: no need to spare it.
     check_interval = 0.0
 
+    def __init__(self, *, flow: Flow = Flow.CONNECTION_FIRST):
+        self.flow = flow
+
     @classmethod
     def from_settings(cls) -> DemoIssuer:
-        """The demo issuer reads no settings: its state is the portal's own database."""
-        return cls()
+        """Its state is the portal's own database; ``REGISTERFT_DEMO_FLOW`` picks the order it
+        shows (offer-first: the OpenID4VCI order, with the demo wallet page as the offer's link)."""
+        return cls(flow=Flow(settings.REGISTERFT_DEMO_FLOW))
 
     def create_invitation(self, *, label: str) -> Invitation:
         connection = DemoConnection.objects.create(label=label[:200])
@@ -63,11 +69,20 @@ class DemoIssuer(Issuer):
         return ConnectionStatus(ConnectionState.PENDING, connection_id=str(connection.id))
 
     def offer_credential(self, *, connection_id: str, attributes: dict[str, str], reference: str) -> CredentialOffer:
+        if self.flow == Flow.OFFER_FIRST:
+            return self._offer_first(attributes)
         connection = self._connection(connection_id)
         if connection.state != DemoConnection.State.ACTIVE:
             raise IssuerRejected("The demo wallet has not accepted the connection")
         credential = DemoCredential.objects.create(connection=connection, attributes=dict(attributes))
         return CredentialOffer(process_id=str(credential.id))
+
+    def _offer_first(self, attributes: dict[str, str]) -> CredentialOffer:
+        """The offer is its own link: the demo wallet page of a connection made for it alone."""
+        connection = DemoConnection.objects.create(label="offer", state=DemoConnection.State.ACTIVE)
+        credential = DemoCredential.objects.create(connection=connection, attributes=dict(attributes))
+        url = reverse("onboarding:demo_wallet", kwargs={"token": connection.token})
+        return CredentialOffer(process_id=str(credential.id), url=url)
 
     def credential_status(self, *, process_id: str) -> CredentialStatus:
         try:

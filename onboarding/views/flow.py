@@ -26,54 +26,20 @@ from django.views.generic import FormView, TemplateView
 
 from onboarding import offers, selectors, services, throttle
 from onboarding.forms import DetailsForm
-from onboarding.issuers.base import IssuerError, IssuerTimeout, IssuerUnavailable
+from onboarding.issuers.base import IssuerError
 from onboarding.links import absolute_url, wallet_link
 from onboarding.models import Registration
 from onboarding.qr import qr_svg
 from onboarding.selectors import Step
+from onboarding.views.outcomes import failure_message, failure_reason, issuer_error_message, issuer_error_response
 from onboarding.views.queue import queue_response
 from onboarding.views.limits import limited_message, rate_limited_response, visitor_address, with_retry_after
 from onboarding.views.window import registration_closed
+from onboarding.window import registration_window
 
 logger = logging.getLogger("onboarding.views")
 
 State = Registration.State
-
-
-def issuer_error_message(error: IssuerError) -> str:
-    if isinstance(error, IssuerTimeout):
-        return _("The credential issuer is taking too long to answer. Please try again in a moment.")
-    if isinstance(error, IssuerUnavailable):
-        return _("The credential issuer cannot be reached right now. Please try again in a moment.")
-    return _("The credential issuer gave an answer we did not expect. Please try again in a moment.")
-
-
-FAILURE_MESSAGES = {
-    Registration.Failure.CONNECTION_FAILED: N_("The wallet could not connect to the issuer."),
-    Registration.Failure.INVITATION_EXPIRED: N_("The QR code has expired before a wallet connected."),
-    Registration.Failure.DETAILS_EXPIRED: N_("Your details were not sent in time."),
-    Registration.Failure.OFFER_DECLINED: N_("The credential was declined or could not be issued."),
-    Registration.Failure.OFFER_EXPIRED: N_("The credential was not accepted in time."),
-}
-
-
-def failure_message(registration: Registration) -> str:
-    return _(FAILURE_MESSAGES.get(registration.failure, N_("Something went wrong with your registration.")))
-
-
-# Failures the wallet or the issuer agent explained: their own words (a problem report's text, or
-# the state the agent ended in) help the visitor and the help desk more than our summary alone.
-REASONED_FAILURES = (Registration.Failure.CONNECTION_FAILED, Registration.Failure.OFFER_DECLINED)
-
-
-def failure_reason(registration: Registration) -> str:
-    if registration.state != State.FAILED or registration.failure not in REASONED_FAILURES:
-        return ""
-    # Imported here to keep this change inside this function while the module is being rewritten.
-    from onboarding.text import foreign_text
-
-    # The wallet's or the agent's own words: no direction overrides or controls, one short line.
-    return foreign_text(registration.failure_detail)
 
 
 STEP_MESSAGES = {
@@ -81,6 +47,7 @@ STEP_MESSAGES = {
     Step.CHECK_CONNECTION: N_("Please connect your wallet first."),
     Step.NAME: N_("Please enter your details first."),
     Step.LOADING: N_("Your credential has already been offered."),
+    Step.OFFER: N_("Your details are saved. Please scan the QR code with your wallet."),
     Step.SUCCESS: N_("Your credential has already been issued."),
 }
 
@@ -108,7 +75,8 @@ class FlowStepMixin:
 
 
 def step_context(step: str) -> dict[str, Any]:
-    return {"step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS}
+    """What every step's page needs; the step indicator shows the backend's order."""
+    return {"step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS, "offer_first": selectors.offer_first()}
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -118,6 +86,11 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if selectors.offer_first():
+            # The details come first: the offer-first order starts at the form, or where the
+            # visitor's registration already is.
+            registration = selectors.registration_for_session(request.session)
+            return redirect(f"onboarding:{selectors.registration_step(registration)}")
         try:
             outcome = services.visitor_start(
                 session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME
@@ -152,35 +125,6 @@ class StartView(TemplateView):
             status_url=reverse("onboarding:connection_status"),
         )
         return context
-
-
-# The start page tries again by itself after an issuer failure, waiting twice as long each time
-# (10 s, 20 s, ... 5 minutes), so that a crowd does not hammer an issuer that is coming back and a
-# visitor stays within the rate limit on new invitations.
-RETRY_FIRST_SECONDS = 10
-RETRY_MAX_SECONDS = 300
-
-
-def retry_after_seconds(attempt: int) -> int:
-    return min(RETRY_FIRST_SECONDS * 2 ** min(attempt, 10), RETRY_MAX_SECONDS)
-
-
-def issuer_error_response(request: HttpRequest, error: IssuerError, *, retry_path: str = "") -> HttpResponse:
-    """The issuer failed: a clear page with the status that says why.
-
-    A GET page tries again by itself (``?retry=N`` counts the attempts); after a form was sent,
-    the page offers ``retry_path`` instead, since sending the form again is the visitor's choice.
-    """
-    context: dict[str, Any] = {"message": issuer_error_message(error), "retry_url": retry_path or request.path}
-    if request.method == "GET" and not retry_path:
-        attempt = request.GET.get("retry", "")
-        attempt_number = int(attempt) if attempt.isdigit() and len(attempt) < 3 else 0
-        seconds = retry_after_seconds(attempt_number)
-        context.update(retry_url=f"{request.path}?retry={attempt_number + 1}", retry_seconds=seconds)
-    response = TemplateResponse(request, "onboarding/issuer_error.html", context, status=error.status)
-    if "retry_seconds" in context:
-        response["Retry-After"] = str(context["retry_seconds"])
-    return response
 
 
 class WaitingView(FlowStepMixin, TemplateView):
@@ -280,10 +224,15 @@ class NameView(FlowStepMixin, FormView):
     template_name = "onboarding/name.html"
     form_class = DetailsForm
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        window = registration_window()
+        if self.registration is None and not window.is_open:
+            return registration_closed(request, window)  # offer-first: the form is the first page
+        return super().get(request, *args, **kwargs)
+
     def get_initial(self) -> dict[str, Any]:
         # What the visitor typed before a failed attempt is still there.
-        assert self.registration is not None
-        return dict(self.registration.attributes or {})
+        return dict(self.registration.attributes or {}) if self.registration is not None else {}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -291,6 +240,8 @@ class NameView(FlowStepMixin, FormView):
         return context
 
     def form_valid(self, form: DetailsForm) -> HttpResponse:
+        if selectors.offer_first():
+            return self.details_saved(form)
         assert self.registration is not None
         try:
             offers.credential_offer(
@@ -314,6 +265,15 @@ class NameView(FlowStepMixin, FormView):
         # A committed step gets a fresh session key; polls never change it.
         self.request.session.cycle_key()
         return redirect("onboarding:loading")
+
+    def details_saved(self, form: DetailsForm) -> HttpResponse:
+        """The offer-first order: the details are kept; the offer's page makes the offer when the
+        visitor's turn comes, or shows their place in line."""
+        outcome = offers.visitor_details(session=self.request.session, attributes=form.attributes())
+        if isinstance(outcome, services.Closed):
+            return registration_closed(self.request, outcome.window)
+        self.request.session.cycle_key()
+        return redirect("onboarding:offer")
 
     def form_invalid(self, form: DetailsForm) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
@@ -342,12 +302,13 @@ class SuccessView(TemplateView):
 class ResendOfferView(FlowStepMixin, View):
     """"Send the offer again" on the loading page, once the wallet has been silent for a while."""
 
-    steps = (Step.LOADING,)
+    steps = (Step.LOADING, Step.OFFER)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         assert self.registration is not None
+        page = f"onboarding:{selectors.registration_step(self.registration)}"
         if not offers.credential_offer_due_again(self.registration):
-            return redirect("onboarding:loading")
+            return redirect(page)
         try:
             offers.credential_reoffer(
                 registration=self.registration, session=request.session, address=visitor_address(request)
@@ -361,10 +322,13 @@ class ResendOfferView(FlowStepMixin, View):
                 "credential offer again failed registration=%s error=%s http_status=%s",
                 self.registration.pk, err.message, err.http_status,
             )
-            return issuer_error_response(request, err, retry_path=reverse("onboarding:loading"))
+            return issuer_error_response(request, err, retry_path=reverse(page))
         else:
-            messages.info(request, _("The offer has been sent to your wallet again."))
-        return redirect("onboarding:loading")
+            if selectors.offer_first():
+                messages.info(request, _("A new offer has been made. Please scan the QR code again."))
+            else:
+                messages.info(request, _("The offer has been sent to your wallet again."))
+        return redirect(page)
 
 
 class RestartView(View):

@@ -22,12 +22,15 @@ def place_message(position: int) -> str:
     ) % {"position": position}
 
 
-def queue_response(request: HttpRequest, waiting: throttle.Waiting) -> HttpResponse:
+def queue_response(request: HttpRequest, waiting: throttle.Waiting, *, details_saved: bool = False) -> HttpResponse:
+    """``details_saved``: the offer-first order, where the visitor meets the line after sending
+    their details, which the page says are kept."""
     # 200, not 503: the portal works as intended, and a proxy must not swap in its own error page.
     return TemplateResponse(
         request,
         "onboarding/queue.html",
         {
+            "details_saved": details_saved,
             "position": waiting.position,
             "message": place_message(waiting.position),
             "status_url": reverse("onboarding:queue_status"),

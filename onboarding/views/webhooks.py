@@ -1,4 +1,5 @@
-"""ACA-Py's webhooks: the agent posts each state change to /webhooks/acapy/topic/<topic>/.
+"""The issuers' webhooks. ACA-Py posts each state change to /webhooks/acapy/topic/<topic>/;
+swiyu's issuer posts its callbacks (WebhookCallback) to /webhooks/swiyu/.
 
 The agent is not a browser: these requests carry no CSRF token and no session, and this view never
 reads or writes one. They are authenticated by the secret the agent sends in ``x-api-key`` (the
@@ -20,7 +21,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from onboarding import events, metrics
-from onboarding.issuers import acapy
+from onboarding.issuers import acapy, swiyu
 
 logger = logging.getLogger("onboarding.webhooks")
 
@@ -120,4 +121,45 @@ class AcaPyWebhookView(View):
             "webhook topic=%s state=%s registration=%s",
             topic, str(payload.get("state", ""))[:30], getattr(registration, "pk", None),
         )
+        return HttpResponse(status=204)
+
+
+def _swiyu_authorised(request: HttpRequest) -> bool:
+    """swiyu's issuer sends the key in the header named by its WEBHOOK_API_KEY_HEADER, which
+    docs/swiyu.md sets to x-api-key."""
+    secret = settings.SWIYU_WEBHOOK_KEY
+    given = request.headers.get("x-api-key", "")
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class SwiyuWebhookView(View):
+    """A status change of an offer or credential (``event_type`` VC_STATUS_CHANGED, the new status
+    in ``event``, the management id in ``subject_id``), applied as a poll's check would be. Other
+    events (ISSUANCE_ERROR: the wallet may try again) are acknowledged; the status says the rest."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not _swiyu_authorised(request):
+            metrics.webhook_delivery_observed(topic="swiyu", outcome="unauthorised")
+            logger.warning("webhook refused topic=swiyu: wrong or missing x-api-key")
+            return JsonResponse({"error": "unauthorised"}, status=401)
+        payload = _read_payload(request)
+        if payload is None:
+            metrics.webhook_delivery_observed(topic="swiyu", outcome="bad_request")
+            return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
+        subject, status = payload.get("subject_id"), payload.get("event")
+        if payload.get("event_type") != "VC_STATUS_CHANGED" or not isinstance(subject, str) or not subject:
+            metrics.webhook_delivery_observed(topic="swiyu", outcome="ignored")
+            return HttpResponse(status=204)
+        if not isinstance(status, str) or status not in swiyu.STATUSES:
+            metrics.webhook_delivery_observed(topic="swiyu", outcome="bad_request")
+            return JsonResponse({"error": "unknown status"}, status=400)
+        registration = events.registration_apply_credential_event(
+            backend=swiyu.SwiyuIssuer.name, cred_ex_id=subject, connection_id="",
+            state=swiyu.credential_state(status), detail=status,
+        )
+        metrics.webhook_delivery_observed(topic="swiyu", outcome="applied" if registration else "unmatched")
+        logger.info("webhook topic=swiyu state=%s registration=%s", status, getattr(registration, "pk", None))
         return HttpResponse(status=204)

@@ -12,7 +12,7 @@ SETTINGS_DOC = ROOT / "docs" / "settings.md"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # The files that read the portal's settings from the environment.
 READERS = ("registerft/settings.py", "registerft/env.py", "gunicorn.conf.py")
-SETTING_NAME = re.compile(r'"((?:REGISTERFT|AGENT_REST|ACAPY|DJANGO|GUNICORN)_[A-Z0-9_]*[A-Z0-9]|DATABASE_URL|REDIS_URL)"')
+SETTING_NAME = re.compile(r'"((?:REGISTERFT|AGENT_REST|ACAPY|SWIYU|DJANGO|GUNICORN)_[A-Z0-9_]*[A-Z0-9]|DATABASE_URL|REDIS_URL)"')
 # Read by a library rather than by our settings, and documented with ours all the same.
 READ_BY_LIBRARIES = {"PROMETHEUS_MULTIPROC_DIR"}
 LINK = re.compile(r"\]\(([^)\s]+)\)")

@@ -134,8 +134,10 @@ def test_every_request_gets_its_id_first_and_its_log_lines_carry_it(monkeypatch)
     assert values["LOGGING"]["formatters"]["json"] == {"()": "onboarding.logs.JsonFormatter"}
 
 
-def test_acapy_webhooks_and_the_probes_are_exempt_from_the_https_redirect(monkeypatch):
-    assert settings_with(monkeypatch)["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^readyz$", r"^webhooks/acapy/"]
+def test_the_issuers_webhooks_and_the_probes_are_exempt_from_the_https_redirect(monkeypatch):
+    assert settings_with(monkeypatch)["SECURE_REDIRECT_EXEMPT"] == [
+        r"^healthz$", r"^readyz$", r"^webhooks/acapy/", r"^webhooks/swiyu/"
+    ]
 
 
 def test_a_template_folder_comes_before_the_portals_own(monkeypatch, tmp_path):
