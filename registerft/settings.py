@@ -392,3 +392,9 @@ REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS
 # without such a proxy: a client could then choose its own address.
 REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
 REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)
+
+# === The door (docs/door.md): the credential's expiry every backend writes; staff sessions; proof requests.
+REGISTERFT_CREDENTIAL_VALID_UNTIL = envdatetime("REGISTERFT_CREDENTIAL_VALID_UNTIL", tz=ZoneInfo(TIME_ZONE))
+REGISTERFT_STAFF_SESSION_AGE = envint("REGISTERFT_STAFF_SESSION_AGE", 16 * 60 * 60, minimum=60)
+REGISTERFT_DOOR_POLL_INTERVAL_MS = envint("REGISTERFT_DOOR_POLL_INTERVAL_MS", 500, minimum=100)
+REGISTERFT_DOOR_REQUEST_TTL = envint("REGISTERFT_DOOR_REQUEST_TTL", 120, minimum=10)

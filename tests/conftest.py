@@ -7,6 +7,7 @@ from django.dispatch import receiver
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
+from onboarding.verifiers import get_verifier
 from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis profiles, loads ci when CI=true)
 
 
@@ -16,6 +17,7 @@ def _forget_issuer(*, setting: str, **kwargs) -> None:
     builds its backend once per process, as its settings never change outside the tests."""
     if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_")):
         get_issuer.cache_clear()
+        get_verifier.cache_clear()
 
 
 def _interrupt(signum, frame):
@@ -54,8 +56,10 @@ def _fresh_state(settings, tmp_path):
         del SessionStore._storage_path
     cache.clear()
     get_issuer.cache_clear()
+    get_verifier.cache_clear()
     yield
     get_issuer.cache_clear()
+    get_verifier.cache_clear()
 
 
 class Clock:

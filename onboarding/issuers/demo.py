@@ -7,6 +7,7 @@ the connection and then the credential.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -66,7 +67,10 @@ class DemoIssuer(Issuer):
         connection = self._connection(connection_id)
         if connection.state != DemoConnection.State.ACTIVE:
             raise IssuerRejected("The demo wallet has not accepted the connection")
-        credential = DemoCredential.objects.create(connection=connection, attributes=dict(attributes))
+        credential = DemoCredential.objects.create(
+            connection=connection, attributes=dict(attributes), credential_id=f"urn:uuid:{reference}",
+            valid_until=settings.REGISTERFT_CREDENTIAL_VALID_UNTIL,
+        )
         return CredentialOffer(process_id=str(credential.id))
 
     def credential_status(self, *, process_id: str) -> CredentialStatus:
