@@ -26,6 +26,8 @@ migrate: venv
 ## Start the portal on http://127.0.0.1:$(PORT) with the embedded demo issuer.
 run: migrate
 	@echo "registerft: open http://127.0.0.1:$(PORT)/ (on a phone in the same network: http://<this machine's address>:$(PORT)/)"
+	@echo "registerft: the demo door (check-in) is at http://127.0.0.1:$(PORT)/door/; log in as a user made with"
+	@echo "            'DJANGO_DEBUG=1 $(PY) manage.py createsuperuser' (docs/door.md)"
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## Set up everything the tests need and run the whole suite.

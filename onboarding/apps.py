@@ -9,6 +9,8 @@ class OnboardingConfig(AppConfig):
     verbose_name = "Onboarding"
 
     def ready(self) -> None:
+        from onboarding import checks  # noqa: F401  (registers the door's deploy check)
+
         # The folders the default SQLite database and the file sessions live in.
         Path(settings.SESSION_FILE_PATH).mkdir(parents=True, exist_ok=True)
         db_name = str(settings.DATABASES["default"].get("NAME") or "")

@@ -8,7 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
 
+from onboarding.verifiers import get_verifier
+
 DEMO_ISSUER = "onboarding.W001"
+NO_VERIFIER = "onboarding.W010"
 
 
 @register(Tags.security, deploy=True)
@@ -23,5 +26,20 @@ def demo_issuer_in_production(app_configs: Any = None, **kwargs: Any) -> list[Ch
             "the portal's own stand-in wallet page.",
             hint="Set REGISTERFT_ISSUER to agent-rest or acapy, or to demo if a demo is what you mean.",
             id=DEMO_ISSUER,
+        )
+    ]
+
+
+@register(Tags.compatibility, deploy=True)
+def door_can_verify(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The door needs a backend that can verify, or it checks visitors in by name only."""
+    verifier = get_verifier()
+    if verifier.can_verify:
+        return []
+    return [
+        Warning(
+            f"The issuer backend {verifier.name!r} cannot verify credentials: the door checks visitors in by name only.",
+            hint="Use REGISTERFT_ISSUER=acapy (or demo) for check-in with the wallet; see docs/door.md.",
+            id=NO_VERIFIER,
         )
     ]

@@ -3,7 +3,9 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -66,9 +68,17 @@ class Registration(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     # When the portal last asked the issuer, or heard from it (webhook), about this registration.
     checked_at = models.DateTimeField(null=True, blank=True)
+    # Withdrawn by an admin: the door refuses its credential from then on.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("withdraw_registration", "Can withdraw a registration (the door refuses it)")]
+
+    @property
+    def credential_id(self) -> str:
+        """The id the registration's credential carries, which the door admits once."""
+        return f"urn:uuid:{self.pk}"
 
     def __str__(self) -> str:
         return f"{self.id} ({self.state})"
@@ -103,12 +113,34 @@ class DemoCredential(models.Model):
     attributes = models.JSONField(default=dict)
     state = models.CharField(max_length=20, choices=State.choices, default=State.OFFERED)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the door checks: the credential's id (``urn:uuid:`` of the registration) and its expiry.
+    credential_id = models.CharField(max_length=100, blank=True, default="")
+    valid_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]
 
     def __str__(self) -> str:
         return f"demo credential {self.id} ({self.state})"
+
+
+class DemoProofRequest(models.Model):
+    """The demo verifier's side of a door's request: the demo wallet page answers it with a
+    credential it holds, or refuses."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        PRESENTED = "presented", _("Presented")
+        REFUSED = "refused", _("Refused")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.CharField(max_length=40, unique=True, default=new_demo_token)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.REQUESTED)
+    credential = models.ForeignKey(DemoCredential, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"demo proof request {self.id} ({self.state})"
 
 
 class AcaPyIssuerDid(models.Model):
@@ -155,3 +187,82 @@ class LineTicket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket {self.id}"
+
+
+class DoorRequest(models.Model):
+    """One proof request a door shows as a QR code, fresh for each visitor."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the wallet")
+        DONE = "done", _("Answered")
+        NO_ANSWER = "no_answer", _("No answer in time")
+        DECLINED = "declined", _("Declined by the wallet")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    backend = models.CharField(max_length=20)
+    door = models.CharField(max_length=60)
+    # The verifier's handle for the request (ACA-Py: pres_ex_id) and the thread a refusal names.
+    request_id = models.CharField(max_length=200, db_index=True)
+    thread_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    invitation_url = models.TextField()
+    short_code = models.CharField(max_length=20, unique=True, default=new_short_code)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_in = models.OneToOneField("CheckIn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"door request {self.id} ({self.state})"
+
+
+class CheckIn(models.Model):
+    """One visitor at the door: admitted, admitted again, or refused with a reason; a record of
+    who let them in, where and when. A credential is admitted once (a constraint: two doors at
+    the same moment cannot both admit it); "admit again" is a record of its own."""
+
+    class Outcome(models.TextChoices):
+        ADMITTED = "admitted", _("Admitted")
+        READMITTED = "readmitted", _("Admitted again")
+        REFUSED = "refused", _("Refused")
+
+    class Reason(models.TextChoices):
+        NONE = "", _("None")
+        WRONG_CREDENTIAL = "wrong_credential", _("Not this event's credential")
+        INVALID_SIGNATURE = "invalid_signature", _("Invalid signature")
+        OTHER_HOLDER = "other_holder", _("Presented by somebody else")
+        WITHDRAWN = "withdrawn", _("Registration withdrawn")
+        EXPIRED = "expired", _("Expired")
+        NO_ANSWER = "no_answer", _("No answer in time")
+        DECLINED = "declined", _("Declined by the wallet")
+        ALREADY = "already", _("Already checked in")
+
+    class Method(models.TextChoices):
+        SCAN = "scan", _("Scanned")
+        MANUAL = "manual", _("By hand")
+
+    id = models.BigAutoField(primary_key=True)
+    registration = models.ForeignKey(
+        Registration, null=True, blank=True, on_delete=models.CASCADE, related_name="check_ins"
+    )
+    credential_id = models.CharField(max_length=200, blank=True, default="", db_index=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    reason = models.CharField(max_length=30, choices=Reason.choices, blank=True, default="")
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.SCAN)
+    door = models.CharField(max_length=60)
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    staff_name = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("check_in", "Can check visitors in at the door")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential_id"],
+                condition=models.Q(outcome="admitted"),
+                name="checkin_credential_admitted_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"check-in {self.id} ({self.outcome})"

@@ -43,3 +43,20 @@ urlpatterns += [
 from onboarding.views import queue  # noqa: E402
 
 urlpatterns += [path("queue/status", queue.QueueStatusView.as_view(), name="queue_status")]
+
+# The door: staff check visitors in (onboarding/views/door.py); the demo wallet answers the demo door.
+from onboarding.views import door  # noqa: E402
+
+urlpatterns += [
+    path("door/", door.DoorView.as_view(), name="door"),
+    path("door/login/", door.DoorLoginView.as_view(), name="door_login"),
+    path("door/logout/", door.DoorLogoutView.as_view(), name="door_logout"),
+    path("door/r/<uuid:pk>/", door.DoorRequestView.as_view(), name="door_request"),
+    path("door/r/<uuid:pk>/status", door.DoorStatusView.as_view(), name="door_status"),
+    path("door/r/<uuid:pk>/result/", door.DoorResultView.as_view(), name="door_result"),
+    path("door/checkins/<int:pk>/", door.CheckInView.as_view(), name="door_check_in"),
+    path("door/checkins/<int:pk>/again/", door.AdmitAgainView.as_view(), name="door_admit_again"),
+    path("door/manual/", door.ManualView.as_view(), name="door_manual"),
+    path("d/<str:code>", door.DoorLinkView.as_view(), name="door_link"),
+    path("demo/proof/<str:token>/", demo.DemoProofView.as_view(), name="demo_proof"),
+]

@@ -255,12 +255,10 @@ LOGGING = {
 
 # --- The portal -------------------------------------------------------------------------------
 REGISTERFT_EVENT_NAME = envstr("REGISTERFT_EVENT_NAME", "registerft")
-# Links in QR codes must reach the portal from a phone: without this setting they are built from
-# the host the page was requested on.
+# Links in QR codes must reach the portal from a phone (unset: the host the page was asked on).
 REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 
-# The "open in wallet" link on a phone: {url} is the invitation URL, {url_quoted} the same
-# percent-encoded, {oob} its oob parameter (for example didcomm://invite?oob={oob}).
+# The "open in wallet" link on a phone: {url}, {url_quoted} or {oob} of the invitation.
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
 REGISTERFT_OFFER_SCHEME = envchoice("REGISTERFT_OFFER_SCHEME", "", ("", "swiyu", "openid-credential-offer"))
 
@@ -275,11 +273,9 @@ REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
 REGISTERFT_INVITATION_TTL = envint("REGISTERFT_INVITATION_TTL", 15 * 60, minimum=10)
 REGISTERFT_DETAILS_TTL = envint("REGISTERFT_DETAILS_TTL", 30 * 60, minimum=10)
 REGISTERFT_OFFER_TTL = envint("REGISTERFT_OFFER_TTL", 10 * 60, minimum=10)
-# A registration's state is asked of the issuer at most once per this many seconds, however often
-# the visitor's page polls.
+# The issuer is asked about a registration at most once per this many seconds, however often polled.
 REGISTERFT_STATUS_CHECK_INTERVAL = envfloat("REGISTERFT_STATUS_CHECK_INTERVAL", 3.0, minimum=0.0)
-# With an issuer that sends webhooks (ACA-Py), the portal asks it itself only when it has heard
-# nothing about a registration for this many seconds.
+# With webhooks (ACA-Py, swiyu) the portal asks only when it heard nothing for this many seconds.
 REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = envfloat("REGISTERFT_WEBHOOK_FALLBACK_INTERVAL", 10.0, minimum=1.0)
 # How often the waiting pages poll the portal, in milliseconds.
 REGISTERFT_POLL_INTERVAL_MS = envint("REGISTERFT_POLL_INTERVAL_MS", 1500, minimum=200)
@@ -339,8 +335,6 @@ SWIYU_WEBHOOK_KEY = envstr("SWIYU_WEBHOOK_KEY", "") or ""
 if REGISTERFT_ISSUER == "swiyu":
     require({"SWIYU_MANAGEMENT_URL": SWIYU_MANAGEMENT_URL, "SWIYU_CREDENTIAL_CONFIGURATION_ID": SWIYU_CREDENTIAL_CONFIGURATION_ID,
              "SWIYU_WEBHOOK_KEY": SWIYU_WEBHOOK_KEY}, when="REGISTERFT_ISSUER is swiyu")
-# The credential's expiry (ISO date-time, optional), for every backend that can set one.
-REGISTERFT_CREDENTIAL_VALID_UNTIL = envdatetime("REGISTERFT_CREDENTIAL_VALID_UNTIL", tz=ZoneInfo(TIME_ZONE))
 
 # --- Registration window ----------------------------------------------------------------------
 # When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
@@ -397,3 +391,9 @@ REGISTERFT_RATE_OFFERS_PER_ADDRESS = envrate("REGISTERFT_RATE_OFFERS_PER_ADDRESS
 # set without such proxies, or a client chooses its own address (docs/settings.md).
 REGISTERFT_CLIENT_IP_HEADER = envstr("REGISTERFT_CLIENT_IP_HEADER", "") or ""
 REGISTERFT_TRUSTED_PROXY_COUNT = envint("REGISTERFT_TRUSTED_PROXY_COUNT", 1, minimum=1)
+
+# === The door (docs/door.md): the credential's expiry every backend writes; staff sessions; proof requests.
+REGISTERFT_CREDENTIAL_VALID_UNTIL = envdatetime("REGISTERFT_CREDENTIAL_VALID_UNTIL", tz=ZoneInfo(TIME_ZONE))
+REGISTERFT_STAFF_SESSION_AGE = envint("REGISTERFT_STAFF_SESSION_AGE", 16 * 60 * 60, minimum=60)
+REGISTERFT_DOOR_POLL_INTERVAL_MS = envint("REGISTERFT_DOOR_POLL_INTERVAL_MS", 500, minimum=100)
+REGISTERFT_DOOR_REQUEST_TTL = envint("REGISTERFT_DOOR_REQUEST_TTL", 120, minimum=10)

@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 
 from onboarding.issuers import get_issuer
 from onboarding.sessions import SessionStore
+from onboarding.verifiers import get_verifier
 from tests import hypothesis_profiles  # noqa: F401  (registers the Hypothesis profiles, loads ci when CI=true)
 
 
@@ -19,6 +20,9 @@ def _forget_issuer(*, setting: str, **kwargs) -> None:
     builds its backend once per process, as its settings never change outside the tests."""
     if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_", "SWIYU_")):
         get_issuer.cache_clear()
+        get_verifier.cache_clear()
+
+
 FORM_CONTENT = "application/x-www-form-urlencoded"
 _client_post = Client.post
 
@@ -71,8 +75,10 @@ def _fresh_state(settings, tmp_path):
         del SessionStore._storage_path
     cache.clear()
     get_issuer.cache_clear()
+    get_verifier.cache_clear()
     yield
     get_issuer.cache_clear()
+    get_verifier.cache_clear()
 
 
 class Clock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -144,6 +144,11 @@ def parse_credential_event(payload: dict[str, Any]) -> CredentialEvent | None:
 # --- The backend ------------------------------------------------------------------------------
 
 
+def _w3c_moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+
 class AcaPyIssuer(HttpIssuer):
     name = "acapy"
     pushes_state = True
@@ -243,7 +248,7 @@ class AcaPyIssuer(HttpIssuer):
             "connection_id": connection_id,
             # The record stays after "done", so that a fallback check can still read its state.
             "auto_remove": False,
-            "filter": self._credential_filter(attributes),
+            "filter": self._credential_filter(attributes, reference),
         }
         if self.credential_format != "ld_proof":
             body["credential_preview"] = {
@@ -253,16 +258,21 @@ class AcaPyIssuer(HttpIssuer):
         data = self.request("POST", self.url("/issue-credential-2.0/send"), operation="offer_credential", json=body)
         return CredentialOffer(process_id=require(data, "cred_ex_id", "offer_credential"))
 
-    def _credential_filter(self, attributes: dict[str, str]) -> dict[str, Any]:
+    def _credential_filter(self, attributes: dict[str, str], reference: str) -> dict[str, Any]:
         if self.credential_format in ("anoncreds", "indy"):
             return {self.credential_format: {"cred_def_id": self.cred_def_id}}
-        credential = {
+        # What the door checks (docs/door.md): the id it admits once, the issuer, the validity.
+        # credentialSubject.id stays the wallet's to fill in with its own DID (the holder binding).
+        credential: dict[str, Any] = {
             "@context": self.contexts,
+            "id": f"urn:uuid:{reference}",
             "type": ["VerifiableCredential", self.credential_type],
             "issuer": self.issuer_did(),
-            "issuanceDate": timezone.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "issuanceDate": _w3c_moment(timezone.now()),
             "credentialSubject": dict(attributes),
         }
+        if settings.REGISTERFT_CREDENTIAL_VALID_UNTIL is not None:
+            credential["expirationDate"] = _w3c_moment(settings.REGISTERFT_CREDENTIAL_VALID_UNTIL)
         return {"ld_proof": {"credential": credential, "options": {"proofType": self.proof_type}}}
 
     def issuer_did(self) -> str:

@@ -74,7 +74,10 @@ class DemoIssuer(Issuer):
         connection = self._connection(connection_id)
         if connection.state != DemoConnection.State.ACTIVE:
             raise IssuerRejected("The demo wallet has not accepted the connection")
-        credential = DemoCredential.objects.create(connection=connection, attributes=dict(attributes))
+        credential = DemoCredential.objects.create(
+            connection=connection, attributes=dict(attributes), credential_id=f"urn:uuid:{reference}",
+            valid_until=settings.REGISTERFT_CREDENTIAL_VALID_UNTIL,
+        )
         return CredentialOffer(process_id=str(credential.id))
 
     def _offer_first(self, attributes: dict[str, str]) -> CredentialOffer:

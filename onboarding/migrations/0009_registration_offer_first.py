@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onboarding', '0007_throttle_leases'),
+        ('onboarding', '0008_door'),
     ]
 
     operations = [

@@ -16,8 +16,11 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from onboarding.issuers import demo
+from onboarding.verifiers import demo as demo_verifier
 from onboarding.views import errors
-from onboarding.models import DemoConnection, DemoCredential, Registration
+from onboarding.models import DemoConnection, DemoCredential, DemoProofRequest, Registration
+
+DEMO_WALLET_SESSION_KEY = "registerft_demo_wallet"
 
 
 def wallet_closes_at(connection: DemoConnection) -> datetime:
@@ -74,11 +77,15 @@ class DemoWalletView(DemoWalletMixin, View):
         if action == "connect":
             demo.demo_wallet_accept_connection(connection=self.connection)
         elif action in ("accept", "decline"):
-            demo.demo_wallet_answer_offer(
+            accepted = demo.demo_wallet_answer_offer(
                 connection=self.connection,
                 credential_id=request.POST.get("credential", ""),
                 accept=action == "accept",
             )
+            if accepted and action == "accept":
+                # The demo wallet's store is this browser: the demo door asks it for the credential.
+                held = list(request.session.get(DEMO_WALLET_SESSION_KEY, []))[-9:]
+                request.session[DEMO_WALLET_SESSION_KEY] = [*held, token]
         else:
             return errors.bad_request(request)
         return redirect("onboarding:demo_wallet", token=token)
@@ -101,3 +108,41 @@ class DemoWalletStatusView(DemoWalletMixin, View):
         if not waiting:
             payload["next"] = reverse("onboarding:demo_wallet", args=[token])
         return JsonResponse(payload)
+
+
+@method_decorator(never_cache, name="dispatch")
+class DemoProofView(View):
+    """The demo door's request, opened from its QR code: the demo wallet (this browser) shows the
+    credentials it holds and presents one, or declines."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if settings.REGISTERFT_ISSUER != "demo":
+            raise Http404("The demo wallet exists only with the demo issuer.")
+        self.proof = demo_verifier.demo_proof_get(token=kwargs["token"])
+        if self.proof is None:
+            raise Http404("No such demo request.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def held(self, request: HttpRequest) -> list[DemoCredential]:
+        tokens = request.session.get(DEMO_WALLET_SESSION_KEY, [])
+        return list(DemoCredential.objects.filter(
+            connection__token__in=tokens if isinstance(tokens, list) else [], state=DemoCredential.State.ACCEPTED
+        ))
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        context = {"proof": self.proof, "held": self.held(request), "wallet_page": True,
+                   "answered": self.proof.state != DemoProofRequest.State.REQUESTED}
+        return TemplateResponse(request, "onboarding/demo_proof.html", context)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        action = request.POST.get("action", "")
+        if action == "present":
+            chosen = [c for c in self.held(request) if str(c.pk) == request.POST.get("credential", "")]
+            if not chosen:
+                return errors.bad_request(request)
+            demo_verifier.demo_proof_answer(request=self.proof, credential=chosen[0])
+        elif action == "decline":
+            demo_verifier.demo_proof_answer(request=self.proof, credential=None)
+        else:
+            return errors.bad_request(request)
+        return redirect("onboarding:demo_proof", token=token)

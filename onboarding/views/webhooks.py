@@ -20,7 +20,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from onboarding import events, metrics
+from onboarding import checkin, events, metrics
 from onboarding.issuers import acapy, swiyu
 
 logger = logging.getLogger("onboarding.webhooks")
@@ -59,10 +59,19 @@ def _apply_credential(payload: dict[str, Any]) -> Any:
     )
 
 
+def _apply_problem_report(payload: dict[str, Any]) -> Any:
+    """A wallet that refuses the door's request sends only a problem report naming the request's
+    thread: the door shows the refusal at once instead of waiting for its timeout."""
+    thread = payload.get("~thread")
+    thread_id = thread.get("thid") if isinstance(thread, dict) else None
+    return checkin.checkin_request_declined(thread_id=thread_id) if isinstance(thread_id, str) else None
+
+
 TOPICS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "connections": _apply_connection,
     "out_of_band": _apply_out_of_band,
     "issue_credential_v2_0": _apply_credential,
+    "problem_report": _apply_problem_report,
 }
 
 

@@ -55,8 +55,10 @@ def agent():
         yield mocked
 
 
-def ld_proof_send_body(connection_id: str, attributes: dict[str, str], did: str = DID) -> dict:
-    return {
+def ld_proof_send_body(
+    connection_id: str, attributes: dict[str, str], did: str = DID, reference: str = "r", expires: str = ""
+) -> dict:
+    body = {
         "connection_id": connection_id,
         "auto_remove": False,
         "filter": {
@@ -66,6 +68,7 @@ def ld_proof_send_body(connection_id: str, attributes: dict[str, str], did: str 
                         "https://www.w3.org/2018/credentials/v1",
                         {"@vocab": "https://registerft.example/vocab#"},
                     ],
+                    "id": f"urn:uuid:{reference}",
                     "type": ["VerifiableCredential", "RegisterftCredential"],
                     "issuer": did,
                     "issuanceDate": "2026-11-25T09:30:00Z",
@@ -75,6 +78,9 @@ def ld_proof_send_body(connection_id: str, attributes: dict[str, str], did: str 
             }
         },
     }
+    if expires:
+        body["filter"]["ld_proof"]["credential"]["expirationDate"] = expires
+    return body
 
 
 # --- Invitation ---------------------------------------------------------------------------------
@@ -221,14 +227,27 @@ def mock_send(agent, body: dict, cred_ex_id: str = "cx-1") -> None:
 def test_it_offers_a_w3c_credential_signed_by_a_did_key_it_creates_once(agent):
     attributes = {"first_name": "Ada", "last_name": "Lovelace"}
     mock_did_create(agent)
-    mock_send(agent, ld_proof_send_body("conn-1", attributes), "cx-1")
-    mock_send(agent, ld_proof_send_body("conn-2", attributes), "cx-2")
+    mock_send(agent, ld_proof_send_body("conn-1", attributes, reference="r1"), "cx-1")
+    mock_send(agent, ld_proof_send_body("conn-2", attributes, reference="r2"), "cx-2")
     issuer = make_issuer()
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         assert issuer.offer_credential(connection_id="conn-1", attributes=attributes, reference="r1").process_id == "cx-1"
         assert issuer.offer_credential(connection_id="conn-2", attributes=attributes, reference="r2").process_id == "cx-2"
     assert len([call for call in agent.calls if call.request.url.endswith("/wallet/did/create")]) == 1
     assert AcaPyIssuerDid.objects.get().did == DID
+
+
+@pytest.mark.django_db
+def test_the_credential_carries_the_registrations_id_and_the_events_expiry(agent, settings):
+    """What the door checks: the id it admits once and the validity every backend writes."""
+    settings.REGISTERFT_CREDENTIAL_VALID_UNTIL = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
+    reference = "5b0c1d7e-8f57-4a57-9d2b-0c1f7f3c2a10"
+    mock_send(agent, ld_proof_send_body("conn-1", {"first_name": "Ada"}, did="did:key:z6MkConfigured",
+                                        reference=reference, expires="2026-11-27T18:00:00Z"))
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        make_issuer(issuer_did="did:key:z6MkConfigured").offer_credential(
+            connection_id="conn-1", attributes={"first_name": "Ada"}, reference=reference
+        )
 
 
 @pytest.mark.django_db

@@ -453,3 +453,17 @@ def test_an_event_moves_only_registrations_of_its_own_backend(hook):
 
     demo.refresh_from_db(), invited.refresh_from_db()
     assert (demo.state, invited.state) == (State.OFFERED, State.INVITED)
+
+
+def test_a_wallets_problem_report_ends_the_doors_request_as_declined(hook):
+    from onboarding.models import DoorRequest
+
+    door_request = DoorRequest.objects.create(backend="acapy", door="North", request_id="px-1", thread_id="th-1",
+                                              invitation_url="http://agent.test:8030?oob=e30")
+    other = DoorRequest.objects.create(backend="acapy", door="North", request_id="px-2", thread_id="th-2",
+                                       invitation_url="http://agent.test:8030?oob=e30")
+    report = {"@type": "https://didcomm.org/notification/1.0/problem-report", "~thread": {"thid": "th-1"},
+              "description": {"en": "declined", "code": "abandoned"}}
+    assert deliver(hook, "problem_report", report).status_code == 204
+    assert DoorRequest.objects.get(pk=door_request.pk).state == "declined"
+    assert DoorRequest.objects.get(pk=other.pk).state == "pending"

@@ -10,7 +10,8 @@ DEMO_ISSUER = "onboarding.W001"
 
 
 def deploy_issues() -> list:
-    return [issue for issue in run_checks(include_deployment_checks=True) if issue.id.startswith("onboarding.")]
+    """The demo issuer's check alone (the door's own, onboarding.W010, is tested with the door)."""
+    return [issue for issue in run_checks(include_deployment_checks=True) if issue.id == DEMO_ISSUER]
 
 
 @pytest.fixture
