@@ -355,9 +355,12 @@ REGISTERFT_PRIVACY_TEXT = envstr("REGISTERFT_PRIVACY_TEXT", "") or ""
 # /readyz reports the issuer's reachability from a background check at most this many seconds old.
 REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
 # Prometheus metrics at /metrics: off (404) unless REGISTERFT_METRICS is on; with a token, only for
-# "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
+# "Authorization: Bearer <token>", which production needs. Under several gunicorn workers also set
+# PROMETHEUS_MULTIPROC_DIR.
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
+if REGISTERFT_METRICS and not DEBUG:
+    require({"REGISTERFT_METRICS_TOKEN": REGISTERFT_METRICS_TOKEN}, when="REGISTERFT_METRICS is on and DJANGO_DEBUG off")
 
 # === The throttle ===============================================================================
 # Who may ask the issuer agent now (onboarding/throttle.py): the line at the door, the bound on
