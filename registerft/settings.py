@@ -203,7 +203,7 @@ CACHES = {
 # the database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw
 # every visitor in the middle of the flow back to the start. The price is one small row write per
 # changed session, and `manage.py clearsessions` removes expired rows (schedule it).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "onboarding.sessions"
+SESSION_ENGINE = "onboarding.sessions_shared" if REDIS_URL else "onboarding.sessions"
 SESSION_FILE_PATH = envstr("REGISTERFT_SESSION_DIR", str(VAR_DIR / "sessions"))
 SESSION_COOKIE_AGE = envint("REGISTERFT_SESSION_AGE", 2 * 60 * 60, minimum=60)
 # Expired session files are removed once there are more than this many, checked at most once per
