@@ -8,6 +8,7 @@ in registerft/env.py (gunicorn.conf.py uses them too), env_json.py and env_servi
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from registerft.env import (
     envbool, envchoice, envcolour, envdatetime, envfloat, envint, envlist, envmapping, envorigins, envrate, envstr,
-    envurl, issuer_timeout, log_format, require,
+    envurl, envurlpath, issuer_timeout, log_format, require,
 )
 from registerft.env_json import DEFAULT_FORM_FIELDS, DEFAULT_WALLET_APPS, envformfields, envwalletapps
+from registerft.env_logging import logging_settings
 from registerft.env_services import envdatabaseurl, envredisurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -108,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "csp",
+    "axes",
     "onboarding",
 ]
 
@@ -126,6 +129,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     *([] if REGISTERFT_FRAME_ANCESTORS else ["django.middleware.clickjacking.XFrameOptionsMiddleware"]),
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login (django-axes) with 429
     "onboarding.middleware.BodyLimitMiddleware",
 ]
 
@@ -173,6 +177,18 @@ DATABASES = {
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Staff login (django-axes) ------------------------------------------------------------------
+# Every login (the admin's, any form that calls authenticate()) counts failures in the database per
+# user name and per client address (the rate limits' rule); at the limit each is refused for the
+# cool-off. Failures are logged, passwords never. The admin may move, or be off ("off").
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("REGISTERFT_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("REGISTERFT_LOGIN_COOLOFF", 15 * 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "onboarding.views.staff.login_address"
+AXES_RESET_ON_SUCCESS = True
+REGISTERFT_ADMIN_PATH = envurlpath("REGISTERFT_ADMIN_PATH", "admin/")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -236,24 +252,7 @@ STORAGES = {
 # one, also set on the response); text is one line per event, json one object per line.
 LOG_LEVEL = envchoice("REGISTERFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 REGISTERFT_LOG_FORMAT = log_format()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "onboarding.logs.RequestIdFilter"},
-        "one_line_warning": {"()": "onboarding.logs.OneLineWarning"},
-    },
-    "formatters": {"text": {"()": "onboarding.logs.TextFormatter"}, "json": {"()": "onboarding.logs.JsonFormatter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": REGISTERFT_LOG_FORMAT, "filters": ["request_id"]}
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "onboarding": {"level": LOG_LEVEL, "propagate": True},
-        # A bad Host header is anyone's to send: one warning line, not an error with a traceback.
-        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
-    },
-}
+LOGGING = logging_settings(log_format=REGISTERFT_LOG_FORMAT, level=LOG_LEVEL)
 
 # --- The portal -------------------------------------------------------------------------------
 REGISTERFT_EVENT_NAME = envstr("REGISTERFT_EVENT_NAME", "registerft")
