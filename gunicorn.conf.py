@@ -2,10 +2,13 @@
 
     gunicorn -c gunicorn.conf.py registerft.wsgi
 
-Set GUNICORN_CERTFILE and GUNICORN_KEYFILE to serve TLS directly (for example on :443 with your
-own domain's certificate); leave them unset behind a reverse proxy that terminates TLS.
+Put a reverse proxy that buffers requests in front (nginx, docs/deployment.md): it terminates TLS
+and absorbs slow clients. GUNICORN_CERTFILE and GUNICORN_KEYFILE make gunicorn speak TLS itself,
+to such a proxy only: on a loopback or private address, never a public or wildcard one (see
+public_tls_binds below).
 """
 
+import ipaddress
 import multiprocessing
 import sys
 from pathlib import Path
@@ -53,6 +56,39 @@ if timeout <= _slowest_request:
     raise SystemExit(
         f"GUNICORN_TIMEOUT ({timeout} s) must be longer than twice REGISTERFT_ISSUER_TIMEOUT "
         f"({_slowest_request:g} s): a request may call the issuer twice."
+    )
+
+
+def public_tls_binds(addresses: list[str]) -> list[str]:
+    """The binds of ``addresses`` that clients on the internet may reach: a wildcard, a global
+    address or a host name; not a Unix socket, nor a loopback or private address."""
+    public = []
+    for address in addresses:
+        if address.startswith(("unix:", "fd://")):
+            continue
+        host = address.rpartition(":")[0].strip("[]") if ":" in address else address
+        if host == "localhost":
+            continue
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            public.append(address)  # a host name, or "" (every interface)
+            continue
+        if ip.is_global or ip.is_unspecified:
+            public.append(address)
+    return public
+
+
+# gunicorn's threads read a request's first bytes, TLS handshake and headers themselves: a dozen
+# clients that trickle them hold every thread, and /healthz stops answering (issue 11, item 3).
+# Only a proxy that buffers whole requests before it passes them on protects them, so gunicorn
+# never faces the internet with its own TLS.
+if certfile and public_tls_binds(bind):
+    raise SystemExit(
+        f"GUNICORN_CERTFILE is set and GUNICORN_BIND ({', '.join(public_tls_binds(bind))}) is reachable from "
+        "outside: slow clients would hold every gunicorn thread. Put a reverse proxy that buffers requests "
+        "(nginx, docs/deployment.md) in front, bind gunicorn to a loopback or private address, and let the "
+        "proxy terminate TLS."
     )
 errorlog = "-"
 # The access log carries paths only: no query string, no body, nothing a visitor typed; and the

@@ -43,9 +43,10 @@ def credential_offer(
     ``throttle.RateLimited`` (the visitor's or their address's offers are over their rate),
     ``IssuerError`` (the registration stays connected) or ``OfferInProgress``.
     """
-    throttle.rate_check(action=throttle.Action.OFFER, session=session, address=address)
     now = timezone.now()
-    # Claim the offer: two submits of the same form must not send two offers.
+    # Claim the offer: two submits of the same form must not send two offers. The claim comes
+    # before the rate limits: a double click's further submits wait for the first one's offer
+    # without counting as attempts of their own.
     claimed = (
         Registration.objects.filter(pk=registration.pk, state=State.CONNECTED)
         .filter(Q(offer_started_at__isnull=True) | Q(offer_started_at__lt=offer_claim_given_up_before(now)))
@@ -53,6 +54,11 @@ def credential_offer(
     )
     if not claimed:
         raise OfferInProgress
+    try:
+        throttle.rate_check(action=throttle.Action.OFFER, session=session, address=address)
+    except throttle.RateLimited:
+        Registration.objects.filter(pk=registration.pk, offer_started_at=now).update(offer_started_at=None)
+        raise
     offer = _send_claimed_offer(registration, attributes)
     return transition(
         registration,

@@ -54,7 +54,9 @@ def registration_step(registration: Registration | None) -> str:
     if registration.state == State.INVITED:
         return Step.CHECK_CONNECTION
     if registration.state == State.CONNECTED:
-        return Step.NAME
+        # An offer being sent (a request claimed it): the visitor waits for it, whichever of their
+        # requests (a double click's) is sending it.
+        return Step.LOADING if registration.offer_started_at else Step.NAME
     if registration.state == State.OFFERED:
         return Step.LOADING
     if registration.state == State.ISSUED:

@@ -5,6 +5,11 @@ files at most once per ``REGISTERFT_SESSION_CLEANUP_INTERVAL`` seconds per proce
 are more than ``REGISTERFT_SESSION_CLEANUP_THRESHOLD``, removes the expired ones in a background
 thread, so that no visitor's request waits for it. Only expired sessions are removed: a visitor in
 the middle of the flow never loses theirs.
+
+A new session key (``cycle_key``, when the details are committed) leaves a forward under the old
+key for ``ROTATION_GRACE_SECONDS`` instead of deleting it at once: a double click's second request,
+or one whose browser never saw the new cookie, still finds the visitor's session and is answered
+with the new key. The same forward is kept with the shared store (``onboarding.sessions_shared``).
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase, UpdateError
+from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
 from django.contrib.sessions.backends.file import SessionStore as FileSessionStore
+from django.utils import timezone
 
 logger = logging.getLogger("onboarding.sessions")
 
@@ -24,10 +34,58 @@ _last_check = 0.0
 _cleaning = False
 
 
-class SessionStore(FileSessionStore):
+# How long an old session key still leads to the new one. Long enough for the requests already on
+# their way with the old cookie (a double click's, the polls that follow) and short, since whoever
+# learnt the old key follows the visitor for as long.
+ROTATION_GRACE_SECONDS = 30
+MOVED_TO = "_registerft_moved_to"
+MAX_FORWARDS = 3  # a forward to a forward (two rotations within the grace) is followed too
+
+
+class ForwardOnRotation(SessionBase):
+    """``cycle_key`` leaves the old key pointing at the new one for a short while."""
+
+    def cycle_key(self) -> None:
+        data = self._session
+        old_key = self.session_key
+        self.create()
+        self._session_cache = data
+        if old_key:
+            self._leave_forward(old_key, to=self.session_key)
+
+    def _leave_forward(self, old_key: str, *, to: str) -> None:
+        forward = self.__class__(old_key)
+        forward._session_cache = {MOVED_TO: to}
+        forward.set_expiry(timezone.now() + timedelta(seconds=ROTATION_GRACE_SECONDS))
+        try:
+            forward.save()
+        except UpdateError:
+            pass  # the old session is already gone (expired, or ended elsewhere): nothing to keep
+
+    def load(self) -> dict[str, Any]:
+        data = super().load()
+        for _ in range(MAX_FORWARDS):
+            moved_to = data.get(MOVED_TO)
+            if not isinstance(moved_to, str) or not moved_to:
+                break
+            self._session_key = moved_to
+            data = super().load()
+            # The answer carries the new key's cookie, so the browser moves to it.
+            self.modified = True
+        if MOVED_TO in data:  # a chain longer than a visitor can make: start afresh
+            self._session_key = None
+            return {}
+        return data
+
+
+class SessionStore(ForwardOnRotation, FileSessionStore):
     def save(self, must_create: bool = False) -> None:
         super().save(must_create=must_create)
         maybe_clean_up()
+
+
+class SharedSessionStore(ForwardOnRotation, CachedDbSessionStore):
+    """Sessions in Redis and the database (several instances): the forward on rotation too."""
 
 
 def maybe_clean_up(*, now: float | None = None, background: bool = True) -> bool:

@@ -144,6 +144,18 @@ def envcolour(name: str, default: str) -> str:
     return value
 
 
+def envurlpath(name: str, default: str) -> str:
+    """A URL path such as ``staff/admin/`` (letters, digits, ``-``, ``_`` and ``/``; ends with
+    ``/``), or ``""`` for ``off``."""
+    value = (os.environ.get(name) or default).strip()
+    if value.lower() == "off":
+        return ""
+    path = value.strip("/")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*", path):
+        raise ImproperlyConfigured(f"{name} must be a path such as staff/admin/ or off, not {value!r}.")
+    return path + "/"
+
+
 def envchoice(name: str, default: str, choices: Iterable[str]) -> str:
     allowed = tuple(choices)
     value = (os.environ.get(name) or default).strip()

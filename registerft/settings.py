@@ -1,13 +1,11 @@
-"""Settings for the registerft portal, read in one pass from top to bottom.
-
-Every setting an operator may change comes from the environment, with a safe default for
-development. Secrets and production endpoints have no default; a bad value stops start-up with a
-message that names the variable. The README lists every variable. The helpers that read them live
-in registerft/env.py (gunicorn.conf.py uses them too), env_json.py and env_services.py.
+"""Settings for the registerft portal, read in one pass from top to bottom, from the environment
+with safe development defaults (none for secrets and production endpoints); a bad value stops
+start-up naming the variable. Every variable: docs/settings.md. Helpers: registerft/env*.py.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,9 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from registerft.env import (
     envbool, envchoice, envcolour, envdatetime, envfloat, envint, envlist, envmapping, envorigins, envrate, envstr,
-    envurl, issuer_timeout, log_format, require,
+    envurl, envurlpath, issuer_timeout, log_format, require,
 )
 from registerft.env_json import DEFAULT_FORM_FIELDS, DEFAULT_WALLET_APPS, envformfields, envwalletapps
+from registerft.env_logging import logging_settings
 from registerft.env_services import envdatabaseurl, envredisurl
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,8 +30,7 @@ if not SECRET_KEY:
 if not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long.")
 
-# In development the portal listens on all interfaces so that a phone on the same network can
-# open the demo wallet; in production the operator names the hosts.
+# Development: any host, so that a phone on the same network can open the demo wallet.
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["*"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the portal's host(s) when DJANGO_DEBUG is off.")
@@ -44,8 +42,7 @@ SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # HTTP on the internal network; a redirect to https would lose them (ACA-Py does not follow it).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^webhooks/acapy/", r"^webhooks/swiyu/"]
 SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-# Subdomains and the preload list bind every host under the operator's domain for a long time:
-# the operator's choice, off by default (check --deploy's W005 and W021 are silenced below).
+# Subdomains and preload bind the operator's whole domain for long: their choice, off by default.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
@@ -53,8 +50,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
-# Behind a reverse proxy that terminates TLS, name the header it sets (for example
-# X-Forwarded-Proto) so that Django knows the request came over https.
+# Behind a TLS-terminating proxy: the header it sets (X-Forwarded-Proto), so https is known.
 _proxy_ssl_header = envstr("DJANGO_SECURE_PROXY_SSL_HEADER")
 SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
 
@@ -106,6 +102,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "csp",
+    "axes",
     "onboarding",
 ]
 
@@ -124,6 +121,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     *([] if REGISTERFT_FRAME_ANCESTORS else ["django.middleware.clickjacking.XFrameOptionsMiddleware"]),
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login (django-axes) with 429
     "onboarding.middleware.BodyLimitMiddleware",
 ]
 
@@ -172,6 +170,18 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Staff login (django-axes) ------------------------------------------------------------------
+# Every login (the admin's, any form that calls authenticate()) counts failures in the database per
+# user name and per client address (the rate limits' rule); at the limit each is refused for the
+# cool-off. Failures are logged, passwords never. The admin may move, or be off ("off").
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("REGISTERFT_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("REGISTERFT_LOGIN_COOLOFF", 15 * 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "onboarding.views.staff.login_address"
+AXES_RESET_ON_SUCCESS = True
+REGISTERFT_ADMIN_PATH = envurlpath("REGISTERFT_ADMIN_PATH", "admin/")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -201,7 +211,7 @@ CACHES = {
 # the database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw
 # every visitor in the middle of the flow back to the start. The price is one small row write per
 # changed session, and `manage.py clearsessions` removes expired rows (schedule it).
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "onboarding.sessions"
+SESSION_ENGINE = "onboarding.sessions_shared" if REDIS_URL else "onboarding.sessions"
 SESSION_FILE_PATH = envstr("REGISTERFT_SESSION_DIR", str(VAR_DIR / "sessions"))
 SESSION_COOKIE_AGE = envint("REGISTERFT_SESSION_AGE", 2 * 60 * 60, minimum=60)
 # Expired session files are removed once there are more than this many, checked at most once per
@@ -234,24 +244,7 @@ STORAGES = {
 # one, also set on the response); text is one line per event, json one object per line.
 LOG_LEVEL = envchoice("REGISTERFT_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 REGISTERFT_LOG_FORMAT = log_format()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "onboarding.logs.RequestIdFilter"},
-        "one_line_warning": {"()": "onboarding.logs.OneLineWarning"},
-    },
-    "formatters": {"text": {"()": "onboarding.logs.TextFormatter"}, "json": {"()": "onboarding.logs.JsonFormatter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": REGISTERFT_LOG_FORMAT, "filters": ["request_id"]}
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "onboarding": {"level": LOG_LEVEL, "propagate": True},
-        # A bad Host header is anyone's to send: one warning line, not an error with a traceback.
-        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
-    },
-}
+LOGGING = logging_settings(log_format=REGISTERFT_LOG_FORMAT, level=LOG_LEVEL)
 
 # --- The portal -------------------------------------------------------------------------------
 REGISTERFT_EVENT_NAME = envstr("REGISTERFT_EVENT_NAME", "registerft")
@@ -366,9 +359,12 @@ REGISTERFT_PRIVACY_TEXT = envstr("REGISTERFT_PRIVACY_TEXT", "") or ""
 # /readyz reports the issuer's reachability from a background check at most this many seconds old.
 REGISTERFT_ISSUER_HEALTH_INTERVAL = envfloat("REGISTERFT_ISSUER_HEALTH_INTERVAL", 30.0, minimum=1.0)
 # Prometheus metrics at /metrics: off (404) unless REGISTERFT_METRICS is on; with a token, only for
-# "Authorization: Bearer <token>". Under several gunicorn workers also set PROMETHEUS_MULTIPROC_DIR.
+# "Authorization: Bearer <token>", which production needs. Under several gunicorn workers also set
+# PROMETHEUS_MULTIPROC_DIR.
 REGISTERFT_METRICS = envbool("REGISTERFT_METRICS", False)
 REGISTERFT_METRICS_TOKEN = envstr("REGISTERFT_METRICS_TOKEN", "") or ""
+if REGISTERFT_METRICS and not DEBUG:
+    require({"REGISTERFT_METRICS_TOKEN": REGISTERFT_METRICS_TOKEN}, when="REGISTERFT_METRICS is on and DJANGO_DEBUG off")
 
 # === The throttle: who may ask the issuer now (onboarding/throttle.py, docs/admission.md) =====
 # Registrations in progress at the agent at most; further new visitors wait in line. 0: no line.

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -7,7 +8,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
-    path("admin/", admin.site.urls),
+    # REGISTERFT_ADMIN_PATH: the admin at another path, or none ("off"; the commands do its work).
+    *([path(settings.REGISTERFT_ADMIN_PATH, admin.site.urls)] if settings.REGISTERFT_ADMIN_PATH else []),
     path("i18n/", include("django.conf.urls.i18n")),
     re_path(r"^(?P<language>de|fr|it|en)/?$", language.choose_language, name="choose_language"),
     path("", include("onboarding.urls")),

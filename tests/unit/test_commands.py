@@ -142,6 +142,20 @@ def test_registrations_csv_disarms_cells_a_spreadsheet_would_run():
     ]
 
 
+def test_registrations_csv_has_one_line_per_record_whatever_separators_a_cell_holds():
+    # U+2028 and U+2029 (and the other breaks str.splitlines() knows) are no CSV line breaks, so
+    # the csv module leaves them unquoted; a reader that splits lines found more lines than records.
+    registration(first_name="Ada\u2028Byron", last_name="Love\u2029lace", institution="A\x0bB\x0cC\x1cD\x85E")
+    registration(first_name="Grace", last_name="Hopper", institution="Navy")
+    output = run("registrations", "--format", "csv")
+    assert len(output.splitlines()) == 3  # the header and two records
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert [(row["first_name"], row["last_name"], row["institution"]) for row in rows] == [
+        ("Ada Byron", "Love lace", "A B C D E"),
+        ("Grace", "Hopper", "Navy"),
+    ]
+
+
 def test_registrations_writes_to_a_file(tmp_path):
     registration(last_name="Lovelace")
     target = tmp_path / "attendees.csv"

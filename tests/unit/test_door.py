@@ -160,8 +160,7 @@ def test_the_door_page_shows_the_live_count(staff, client_class):
 
 def test_the_door_is_for_logged_in_staff_only(client):
     assert client.get("/door/")["Location"].startswith("/door/login/?next=")
-    staff_user("visitor", allowed=False)
-    client.login(username="visitor", password="a long door password")
+    client.force_login(staff_user("visitor", allowed=False))
     assert client.get("/door/").status_code == 403
 
 

@@ -35,10 +35,28 @@ def test_the_defaults_serve_plain_http_on_loopback_with_threads(conf):
 
 
 def test_tls_and_binds_come_from_the_environment(conf):
-    loaded = conf(GUNICORN_BIND="0.0.0.0:443,[::]:443", GUNICORN_CERTFILE="/etc/ssl/p.pem",
+    loaded = conf(GUNICORN_BIND="10.0.0.11:8443,[fd00::11]:8443", GUNICORN_CERTFILE="/etc/ssl/p.pem",
                   GUNICORN_KEYFILE="/etc/ssl/p.key", GUNICORN_WORKERS="3")
-    assert loaded["bind"] == ["0.0.0.0:443", "[::]:443"]
+    assert loaded["bind"] == ["10.0.0.11:8443", "[fd00::11]:8443"]
     assert (loaded["certfile"], loaded["keyfile"], loaded["workers"]) == ("/etc/ssl/p.pem", "/etc/ssl/p.key", 3)
+
+
+def test_plain_http_may_bind_any_address_for_a_proxy_elsewhere(conf):
+    assert conf(GUNICORN_BIND="0.0.0.0:8000")["bind"] == ["0.0.0.0:8000"]
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:443", "[::]:443", ":443", "93.184.216.34:443", "[2a00:1450:4001::5]:443",
+                                  "portal.example.org:443", "127.0.0.1:8443,0.0.0.0:443"])
+def test_tls_on_an_address_the_internet_reaches_stops_start_up(conf, bind):
+    """gunicorn's threads cannot hold against slow clients: only a buffering proxy may face them."""
+    with pytest.raises(SystemExit, match="GUNICORN_CERTFILE .*slow clients.*proxy"):
+        conf(GUNICORN_BIND=bind, GUNICORN_CERTFILE="/etc/ssl/p.pem", GUNICORN_KEYFILE="/etc/ssl/p.key")
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8443", "[::1]:8443", "localhost:8443", "10.1.2.3:8443",
+                                  "192.168.5.5:8443", "unix:/run/registerft/gunicorn.sock"])
+def test_tls_to_a_proxy_on_a_loopback_or_private_address_starts(conf, bind):
+    assert conf(GUNICORN_BIND=bind, GUNICORN_CERTFILE="/etc/ssl/p.pem", GUNICORN_KEYFILE="/etc/ssl/p.key")["certfile"]
 
 
 def test_a_longer_issuer_timeout_lengthens_the_worker_timeout(conf):
@@ -95,3 +113,19 @@ def test_it_reads_the_portals_variables_as_the_settings_do(conf, name, value, wo
 def test_an_empty_forwarded_allow_ips_trusts_no_proxy(conf):
     assert conf()["forwarded_allow_ips"] == "127.0.0.1,::1"
     assert conf(GUNICORN_FORWARDED_ALLOW_IPS="")["forwarded_allow_ips"] == ""
+
+
+def test_gunicorn_itself_refuses_to_serve_tls_on_every_interface(tmp_path):
+    """Started as the deployment guide starts it: it stops before it listens, saying why."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GUNICORN_BIND": "0.0.0.0:0", "GUNICORN_CERTFILE": str(tmp_path / "cert.pem"),
+           "GUNICORN_KEYFILE": str(tmp_path / "key.pem"), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(CONF), "registerft.wsgi"],
+        cwd=CONF.parent, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "slow clients would hold every gunicorn thread" in result.stderr + result.stdout

@@ -330,6 +330,19 @@ def test_start_up_fails_on_a_bad_value_naming_the_variable(tmp_path, name, value
     assert "ImproperlyConfigured" in result.stderr
 
 
+def test_start_up_fails_when_production_would_serve_metrics_without_a_token(tmp_path):
+    result = run(["manage.py", "check"], production_environment(tmp_path, REGISTERFT_METRICS="1"))
+    assert result.returncode != 0
+    assert "REGISTERFT_METRICS_TOKEN" in result.stderr
+
+
+def test_metrics_with_a_token_start_in_production_and_without_one_in_development(tmp_path):
+    with_token = production_environment(tmp_path, REGISTERFT_METRICS="1", REGISTERFT_METRICS_TOKEN="s3cret-metrics")
+    assert run(["manage.py", "check"], with_token).returncode == 0
+    development = production_environment(tmp_path, REGISTERFT_METRICS="1", DJANGO_DEBUG="1")
+    assert run(["manage.py", "check"], development).returncode == 0
+
+
 def test_start_up_fails_when_the_agent_rest_backend_has_no_urls(tmp_path):
     result = run(["manage.py", "check"], production_environment(tmp_path, REGISTERFT_ISSUER="agent-rest"))
     assert result.returncode != 0

@@ -43,22 +43,48 @@ def with_session_key(key: str) -> Client:
 # --- Rotation ---------------------------------------------------------------------------------
 
 
-def test_sending_the_details_gives_the_visitor_a_new_session_key_and_retires_the_old_one(client):
+def test_sending_the_details_gives_the_visitor_a_new_session_key_and_retires_the_old_one(client, monkeypatch):
     connected(client)
     before = session_key(client)
 
     response = client.post("/name", DETAILS)
 
     assert response.status_code == 302
-    assert session_key(client) != before
-    assert not SessionStore().exists(before)
+    after = session_key(client)
+    assert after != before
+    # The old key keeps none of the visitor's session, only where it went, for a short grace.
+    old = SessionStore(before)
+    assert old.load() == SessionStore(after).load()
+    assert old.session_key == after
     # The visitor goes on with the new key, with their registration.
     assert client.get("/loading/status").json()["state"] == "waiting"
-    # Whoever learnt the old key (a shared screen, a proxy log) no longer follows the visitor.
+    # Whoever learnt the old key (a shared screen, a proxy log) no longer follows the visitor once
+    # the grace has passed.
+    monkeypatch.setattr("onboarding.sessions.ROTATION_GRACE_SECONDS", -1)
+    visitor = Client()
+    connected(visitor)
+    before = session_key(visitor)
+    assert visitor.post("/name", DETAILS)["Location"] == "/loading/"
     stale = with_session_key(before)
     status = stale.get("/loading/status").json()
     assert (status["state"], status["next"]) == ("moved", "/")
     assert stale.get("/loading/")["Location"] == "/"
+    assert not SessionStore().exists(before)
+
+
+def test_a_request_with_the_old_key_within_the_grace_is_answered_with_the_new_one(client):
+    """A double click's second request, or a browser that never saw the new cookie."""
+    connected(client)
+    before = session_key(client)
+    client.post("/name", DETAILS)
+    after = session_key(client)
+
+    late = with_session_key(before)
+    response = late.get("/loading/status")
+
+    assert response.json()["state"] == "waiting"
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == after
+    assert late.get("/loading/").status_code == 200
 
 
 def test_polls_and_page_loads_never_change_the_session_key(client):

@@ -188,3 +188,33 @@ def test_clearsessions_works_with_this_store(settings):
     call_command("clearsessions")
     assert remaining() == set(live)
     assert not set(expired) & remaining()
+
+
+# --- A new key leaves a forward under the old one ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("store", [SessionStore, sessions.SharedSessionStore], ids=["file", "cached-db"])
+def test_a_rotated_key_leads_to_the_new_session_for_a_short_while(store, monkeypatch):
+    session = store()
+    session["flow"] = {"registration": "r-1"}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    session.save()
+
+    late = store(old_key)
+    assert late["flow"] == {"registration": "r-1"}
+    assert late.session_key == session.session_key
+    assert late.modified  # the answer sets the new key's cookie
+
+    # After the grace the old key leads nowhere, and its forward is gone.
+    monkeypatch.setattr(sessions, "ROTATION_GRACE_SECONDS", -1)
+    old_key = session.session_key
+    session.cycle_key()
+    session.save()
+    stale = store(old_key)
+    assert stale.load() == {}
+    if store is SessionStore:  # an expired database row waits for clearsessions, as any other
+        assert not store().exists(old_key)
+    assert store(session.session_key)["flow"] == {"registration": "r-1"}

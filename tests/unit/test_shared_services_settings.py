@@ -180,7 +180,7 @@ def test_redis_url_switches_the_cache_to_redis_and_the_sessions_to_cached_db(mon
     assert cache["LOCATION"] == "redis://cache:6379/1"
     assert cache["KEY_PREFIX"] == "registerft"
     assert cache["OPTIONS"] == {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    assert values["SESSION_ENGINE"] == "django.contrib.sessions.backends.cached_db"
+    assert values["SESSION_ENGINE"] == "onboarding.sessions_shared"  # cached_db, forwarding on rotation
 
 
 def test_a_bad_url_stops_the_settings_from_loading(monkeypatch):

@@ -18,6 +18,9 @@ from onboarding.operations import RegistrationTable
 EXPORT_FORMATS = ("table", "csv", "json")
 # Cells a spreadsheet would run as a formula (or that hide one behind a tab or line break).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Line breaks to str.splitlines() and to some spreadsheets, but not to the csv module, which quotes
+# only cells holding \r or \n: a cell keeps them as spaces, so that every record is one line.
+CSV_STRAY_BREAKS = str.maketrans(dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", " "))
 TABLE_CELL_WIDTH = 40  # long cells are cut so that a row fits a terminal line or two
 
 
@@ -25,7 +28,8 @@ class Command(BaseCommand):
     help = (
         "List registrations, oldest first, with their state, times and submitted details, as a "
         "table, CSV or JSON, to standard output or a file. CSV cells a spreadsheet would run as a "
-        "formula are prefixed with a quote."
+        "formula are prefixed with a quote; line separators (U+2028, U+2029 and the like) in a cell "
+        "become spaces."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -100,7 +104,9 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
 
 
 def csv_safe(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading quote disarms a formula."""
+    """A cell a spreadsheet shows as text on one line: a leading quote disarms a formula, and the
+    line and paragraph separators the csv module would leave unquoted become spaces."""
+    value = value.translate(CSV_STRAY_BREAKS)
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
