@@ -66,3 +66,24 @@ def test_the_backend_and_its_webhook_read_the_published_answer_and_callback_name
     assert {"subject_id", "event_type", "event"} <= WEBHOOK_CALLBACK and "VC_STATUS_CHANGED" in WEBHOOK_EVENT_TYPES
     assert "/management/api/credentials{path}" in source and '(f"/{process_id}/status")' in source
     assert {"/management/api/credentials", "/management/api/credentials/{credentialManagementId}/status"} == PATHS
+
+
+def test_the_integration_tests_stand_in_speaks_the_same_published_names():
+    """tests/oid4vc/node/issuer.mjs stands in for swiyu's issuer in the integration tests: it must
+    read and write the names the backend is checked against above, and no status of its own."""
+    import re
+
+    stand_in = (ROOT / "tests/oid4vc/node/issuer.mjs").read_text()
+    for name in ("metadata_credential_supported_id", "credential_subject_data", "offer_validity_seconds",
+                 "credential_valid_until", "tx_code_config", "use_tx_code"):
+        assert f".{name}" in stand_in, name
+    assert {"management_id", "offer_id", "offer_deeplink", "tx_code"} == CREATE_OFFER_RESPONSE
+    for name in CREATE_OFFER_RESPONSE:
+        assert f"{name}:" in stand_in, name
+    for name in ("subject_id", "event_type", "event", "event_trigger", "event_description", "timestamp"):
+        assert f"{name}:" in stand_in and name in WEBHOOK_CALLBACK, name
+    assert "'VC_STATUS_CHANGED'" in stand_in and "credentialStatus" in stand_in
+    assert "app.use('/management/api', management)" in stand_in
+    assert "'/credentials'" in stand_in and "'/credentials/:id/status'" in stand_in
+    emitted = set(re.findall(r"return '([A-Z_]+)'", stand_in))
+    assert emitted and emitted <= CREDENTIAL_STATUS_TYPE
