@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from bench import visitors as flow
+from bench import door, visitors as flow
 from tests.fakes import FakeAgent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -538,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend, other_calls in calls_by_backend.items():
         if backend != options.backend:
             print(calls_line(other_calls, backend))
+    print(door.report())
     print()
     failed = 0
     for name, met, detail in targets(bench.results, calls_by_backend, rss):

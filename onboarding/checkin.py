@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import throttle
+from onboarding.issuers import get_issuer
+from onboarding.issuers.base import IssuerError
 from onboarding.models import CheckIn, DoorRequest, Registration
 from onboarding.verifiers import get_verifier
 from onboarding.verifiers.base import Answer, Presentation, PresentedCredential
@@ -217,16 +219,31 @@ def checkin_first_admission(check_in: CheckIn) -> CheckIn | None:
 
 
 def registration_withdraw(*, registration: Registration) -> bool:
-    """Withdraw a registration: the door refuses its credential from now on. False when it was
-    withdrawn already. None of our backends can revoke a credential at the issuer yet (ACA-Py's
-    ld_proof credentials carry no status list): the door's refusal is the withdrawal."""
+    """Withdraw a registration: the door refuses its credential from now on, and where the issuer
+    can revoke (swiyu's status list) the credential is revoked there too, or its offer cancelled.
+    False when it was withdrawn already. The withdrawal stands when the issuer cannot be reached:
+    the door's refusal does not depend on it (the log says so, for an admin to revoke by hand)."""
     changed = Registration.objects.filter(pk=registration.pk, withdrawn_at__isnull=True).update(
         withdrawn_at=timezone.now()
     )
-    if changed:
-        logger.info("registration id=%s withdrawn", registration.pk)
     registration.refresh_from_db()
+    if changed:
+        logger.info("registration id=%s withdrawn revoked=%s", registration.pk, _revoke(registration))
     return bool(changed)
+
+
+def _revoke(registration: Registration) -> str:
+    """Revoke the registration's credential at its issuer: "yes", "no" (the backend cannot, or
+    nothing to revoke) or "failed"."""
+    issuer = get_issuer()
+    if not registration.process_id or registration.backend != issuer.name:
+        return "no"
+    try:
+        with throttle.issuer_call(backend=issuer.name, operation="revoke_credential"):
+            return "yes" if issuer.revoke_credential(process_id=registration.process_id) else "no"
+    except IssuerError as err:
+        logger.warning("registration id=%s not revoked at the issuer: %s", registration.pk, err)
+        return "failed"
 
 
 # --- Reads the door page makes ------------------------------------------------------------------

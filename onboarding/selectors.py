@@ -127,13 +127,19 @@ def registration_completed_in(session: Mapping[str, Any]) -> bool:
 def invitation_payload(*, registration: Registration) -> dict[str, Any] | None:
     """The invitation message carried in the invitation URL's ``oob`` (or ``c_i``) parameter, for
     a wallet that asks the short link for JSON; None when the URL carries none."""
-    encoded = invitation_oob(registration.invitation_url)
+    return invitation_message(registration.invitation_url)
+
+
+def invitation_message(url: str) -> dict[str, Any] | None:
+    """The invitation message an invitation URL carries (the visitors' and the door's short links
+    serve it to a wallet that asks for JSON); None when it carries none or an unreadable one."""
+    encoded = invitation_oob(url)
     if not encoded:
         return None
     try:
         decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         payload = json.loads(decoded)
     except (binascii.Error, ValueError):
-        logger.warning("registration=%s invitation URL carries an unreadable invitation", registration.pk)
+        logger.warning("an invitation URL carries an unreadable invitation")
         return None
     return payload if isinstance(payload, dict) else None

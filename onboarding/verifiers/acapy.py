@@ -41,6 +41,8 @@ PROOF_TYPE = "Ed25519Signature2020"
 VC_SCHEMA = "https://www.w3.org/2018/credentials#VerifiableCredential"
 PENDING_STATES = frozenset({"request-sent", "presentation-received"})
 DECLINED_STATES = frozenset({"abandoned", "deleted"})
+# The input descriptor's id: a wallet names it when it picks the credential to show.
+INPUT_DESCRIPTOR = "registerft"
 
 
 def _text(data: Any, key: str) -> str:
@@ -174,8 +176,8 @@ class AcaPyVerifier(Verifier):
             metrics.issuer_call_observed(backend=self.name, operation=operation, outcome=outcome, seconds=seconds)
 
     def presentation_request(self, *, label: str) -> dict[str, Any]:
-        """The DIF presentation request: any credential of the W3C model signed with
-        Ed25519Signature2020; the door reads the type and the issuer itself."""
+        """The DIF presentation request: a credential of the event's type signed with
+        Ed25519Signature2020; the door checks the type again, and the issuer, itself."""
         return {
             "comment": label,
             "auto_verify": True,
@@ -186,9 +188,15 @@ class AcaPyVerifier(Verifier):
                     "id": str(uuid.uuid4()),
                     "format": {"ldp_vp": {"proof_type": [PROOF_TYPE]}},
                     "input_descriptors": [{
-                        "id": "registerft",
+                        "id": INPUT_DESCRIPTOR,
                         "name": label,
                         "schema": [{"uri": VC_SCHEMA}],
+                        # A descriptor without constraints breaks 1.7.0's holder (AttributeError on
+                        # limit_disclosure); a wallet offers only the event's type, so a wallet
+                        # holding other credentials has one to choose. A dotted path (1.7.0's guard).
+                        "constraints": {"fields": [
+                            {"path": ["$.type[*]"], "filter": {"const": self.credential_type}},
+                        ]},
                     }],
                 },
             }},

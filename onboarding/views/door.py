@@ -26,7 +26,7 @@ from django.utils.translation import gettext_noop as N_
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from onboarding import checkin
+from onboarding import checkin, selectors
 from onboarding.issuers.base import IssuerError
 from onboarding.links import absolute_url
 from onboarding.models import CheckIn, DoorRequest, Registration
@@ -243,4 +243,10 @@ class DoorLinkView(View):
         door_request = get_object_or_404(DoorRequest, short_code=code)
         if door_request.state != DoorRequest.State.PENDING or timezone.now() > checkin.door_request_expires_at(door_request):
             return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)
+        if "application/json" in request.headers.get("Accept", ""):
+            # As the visitors' short link: a wallet that asks for JSON gets the invitation itself
+            # (ACA-Py's own endpoint answers a browser's GET of the ?oob= URL with no invitation).
+            message = selectors.invitation_message(door_request.invitation_url)
+            if message is not None:
+                return JsonResponse(message)
         return HttpResponseRedirect(absolute_url(request, door_request.invitation_url))

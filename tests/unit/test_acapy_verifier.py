@@ -52,6 +52,10 @@ def test_it_creates_a_dif_request_and_carries_it_in_a_connectionless_invitation(
         assert definition["input_descriptors"][0]["schema"] == [
             {"uri": "https://www.w3.org/2018/credentials#VerifiableCredential"}
         ]
+        # Only the event's type (a dotted path; without constraints 1.7.0's holder fails).
+        assert definition["input_descriptors"][0]["constraints"] == {
+            "fields": [{"path": ["$.type[*]"], "filter": {"const": "RegisterftCredential"}}]
+        }
         assert body["auto_verify"] is True and body["auto_remove"] is False
         return True
 

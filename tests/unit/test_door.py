@@ -212,3 +212,19 @@ def test_a_backend_that_cannot_verify_offers_the_check_by_hand_only(staff, setti
     assert page.status_code == 200
     assert "by name only" in page.content.decode()
     assert not DoorRequest.objects.exists()
+
+
+def test_the_door_link_hands_a_wallet_asking_for_json_the_invitation_and_others_a_redirect(client):
+    import base64
+    import json
+
+    invitation = {"@type": "https://didcomm.org/out-of-band/1.1/invitation", "@id": "inv-1"}
+    encoded = base64.urlsafe_b64encode(json.dumps(invitation).encode()).decode().rstrip("=")
+    url = f"http://agent.test:8030?oob={encoded}"
+    door_request = DoorRequest.objects.create(backend="acapy", door="North", request_id="px-1", invitation_url=url)
+    link = f"/d/{door_request.short_code}"
+    assert client.get(link, HTTP_ACCEPT="application/json").json() == invitation
+    redirected = client.get(link)
+    assert redirected.status_code == 302 and redirected["Location"] == url
+    DoorRequest.objects.filter(pk=door_request.pk).update(state=DoorRequest.State.DONE)
+    assert client.get(link, HTTP_ACCEPT="application/json").status_code == 410

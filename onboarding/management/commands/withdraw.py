@@ -1,4 +1,5 @@
-"""``manage.py withdraw <registration id>``: the door refuses that registration's credential."""
+"""``manage.py withdraw <registration id>``: the door refuses that registration's credential, and
+the issuer revokes it where it can."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from onboarding.models import Registration
 
 class Command(BaseCommand):
     help = (
-        "Withdraw registrations by id: the door refuses their credentials from now on. None of the "
-        "portal's backends can revoke a credential at the issuer; the door's refusal is the withdrawal."
+        "Withdraw registrations by id: the door refuses their credentials from now on, and where "
+        "the issuer can (swiyu) the credential is revoked there too."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
