@@ -45,3 +45,18 @@ def run_at_once(code: str, env: dict[str, str], *, processes: int = 4) -> list[s
                 worker.wait()
     assert all(worker.returncode == 0 for worker in workers), [err[-2000:] for _out, err in outputs]
     return [out for out, _err in outputs]
+
+
+def stop_process_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM to the process's own group (started with ``start_new_session``), SIGKILL if it does
+    not stop in time; nothing when it has ended already."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass

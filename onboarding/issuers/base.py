@@ -19,7 +19,6 @@ import requests
 
 from onboarding import metrics
 
-logger = logging.getLogger("onboarding.issuer")
 
 
 class ConnectionState(enum.StrEnum):
@@ -207,10 +206,17 @@ class Issuer(abc.ABC):
         return False
 
 
-class HttpIssuer(Issuer):
-    """Base for backends that speak HTTP: one session, one timeout, one error family."""
+class HttpTransport:
+    """One ``requests`` session, one timeout, one error family: the transport every backend that
+    speaks HTTP shares (issuers here, the door's verifiers too). A subclass names its party and
+    its exception family; log lines and metrics carry the operation and its outcome only."""
 
     user_agent = "registerft"
+    name = ""
+    party = "issuer"
+    timeout_error: type[IssuerError] = IssuerTimeout
+    unavailable_error: type[IssuerError] = IssuerUnavailable
+    rejected_error: type[IssuerError] = IssuerRejected
 
     def __init__(self, *, timeout: float, headers: dict[str, str] | None = None):
         self.timeout = timeout
@@ -230,10 +236,11 @@ class HttpIssuer(Issuer):
         params: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200, 201),
     ) -> Any:
-        """Send one request and return its parsed JSON body, or raise an ``IssuerError``.
+        """Send one request and return its parsed JSON body, or raise the party's error.
 
         The bound on calls in flight is the caller's (onboarding/throttle.py): the flow's calls
         hold a call slot, the health check none, so that a busy agent can be told from a dead one."""
+        party = self.party
         started = time.monotonic()
         outcome = "error"
         try:
@@ -241,24 +248,22 @@ class HttpIssuer(Issuer):
                 response = self.session.request(method, url, json=json, params=params, timeout=self.timeout)
             except requests.Timeout as err:
                 outcome = "timeout"
-                raise IssuerTimeout(f"The issuer did not answer {operation} in time") from err
+                raise self.timeout_error(f"The {party} did not answer {operation} in time") from err
             except requests.RequestException as err:
                 outcome = "unreachable"
-                raise IssuerUnavailable(f"The issuer could not be reached for {operation}") from err
+                raise self.unavailable_error(f"The {party} could not be reached for {operation}") from err
             if response.status_code not in ok:
                 outcome = f"http_{response.status_code}"
-                error_class = IssuerUnavailable if response.status_code in (502, 503, 504) else IssuerRejected
+                error_class = self.unavailable_error if response.status_code in (502, 503, 504) else self.rejected_error
                 raise error_class(
-                    f"The issuer refused {operation}",
-                    http_status=response.status_code,
-                    body=response.text,
+                    f"The {party} refused {operation}", http_status=response.status_code, body=response.text
                 )
             try:
                 data = response.json()
             except ValueError as err:
                 outcome = "bad_json"
-                raise IssuerRejected(
-                    f"The issuer's answer to {operation} is not JSON",
+                raise self.rejected_error(
+                    f"The {party}'s answer to {operation} is not JSON",
                     http_status=response.status_code,
                     body=response.text,
                 ) from err
@@ -267,16 +272,16 @@ class HttpIssuer(Issuer):
         finally:
             # Only the operation and its outcome: never a URL's query or a body, which may carry
             # a visitor's details.
-            logger.info(
-                "issuer call backend=%s operation=%s outcome=%s duration_ms=%.0f",
-                self.name,
-                operation,
-                outcome,
-                (time.monotonic() - started) * 1000,
+            seconds = time.monotonic() - started
+            logging.getLogger(f"onboarding.{party}").info(
+                "%s call backend=%s operation=%s outcome=%s duration_ms=%.0f",
+                party, self.name, operation, outcome, seconds * 1000,
             )
-            metrics.issuer_call_observed(
-                backend=self.name, operation=operation, outcome=outcome, seconds=time.monotonic() - started
-            )
+            metrics.issuer_call_observed(backend=self.name, operation=operation, outcome=outcome, seconds=seconds)
+
+
+class HttpIssuer(HttpTransport, Issuer):
+    """Base for issuer backends that speak HTTP."""
 
 
 def require(data: Any, key: str, operation: str) -> str:

@@ -13,15 +13,13 @@ presentation's signer with ``credentialSubject.id``: the door does.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from django.conf import settings
 
-from onboarding import metrics
+from onboarding.issuers.base import HttpTransport
 from onboarding.models import AcaPyIssuerDid
 from onboarding.verifiers.base import (
     Answer,
@@ -111,19 +109,18 @@ def parse_record(record: Any) -> Presentation:
     )
 
 
-class AcaPyVerifier(Verifier):
+class AcaPyVerifier(HttpTransport, Verifier):
     name = "acapy"
-    user_agent = "registerft"
+    party = "verifier"
+    timeout_error = VerifierTimeout
+    unavailable_error = VerifierUnavailable
+    rejected_error = VerifierRejected
 
     def __init__(self, *, admin_url: str, api_key: str, timeout: float, credential_type: str, issuer_did: str = ""):
+        super().__init__(timeout=timeout, headers={"X-API-Key": api_key} if api_key else None)
         self.admin_url = admin_url.rstrip("/")
-        self.timeout = timeout
         self.credential_type = credential_type
         self.issuer_did = issuer_did
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
-        if api_key:
-            self.session.headers["X-API-Key"] = api_key
 
     @classmethod
     def from_settings(cls) -> AcaPyVerifier:
@@ -140,40 +137,6 @@ class AcaPyVerifier(Verifier):
         if self.issuer_did:
             return frozenset({self.issuer_did})
         return frozenset(AcaPyIssuerDid.objects.filter(admin_url=self.admin_url).values_list("did", flat=True))
-
-    def request(self, method: str, path: str, *, operation: str, json: Any = None) -> Any:
-        """One call to the admin API: its JSON answer, or a ``VerifierError``."""
-        started = time.monotonic()
-        outcome = "error"
-        try:
-            try:
-                response = self.session.request(method, self.admin_url + path, json=json, timeout=self.timeout)
-            except requests.Timeout as err:
-                outcome = "timeout"
-                raise VerifierTimeout(f"The verifier did not answer {operation} in time") from err
-            except requests.RequestException as err:
-                outcome = "unreachable"
-                raise VerifierUnavailable(f"The verifier could not be reached for {operation}") from err
-            if response.status_code not in (200, 201):
-                outcome = f"http_{response.status_code}"
-                error = VerifierUnavailable if response.status_code in (502, 503, 504) else VerifierRejected
-                raise error(f"The verifier refused {operation}", http_status=response.status_code, body=response.text)
-            try:
-                data = response.json()
-            except ValueError as err:
-                outcome = "bad_json"
-                raise VerifierRejected(
-                    f"The verifier's answer to {operation} is not JSON", http_status=response.status_code,
-                    body=response.text,
-                ) from err
-            outcome = "ok"
-            return data
-        finally:
-            # The operation and its outcome only: a record holds the visitor's details.
-            seconds = time.monotonic() - started
-            logger.info("verifier call backend=%s operation=%s outcome=%s duration_ms=%.0f",
-                        self.name, operation, outcome, seconds * 1000)
-            metrics.issuer_call_observed(backend=self.name, operation=operation, outcome=outcome, seconds=seconds)
 
     def presentation_request(self, *, label: str) -> dict[str, Any]:
         """The DIF presentation request: a credential of the event's type signed with
@@ -203,13 +166,13 @@ class AcaPyVerifier(Verifier):
         }
 
     def create_request(self, *, label: str) -> ProofRequest:
-        record = self.request("POST", "/present-proof-2.0/create-request", operation="create_proof_request",
+        record = self.request("POST", self.admin_url + "/present-proof-2.0/create-request", operation="create_proof_request",
                               json=self.presentation_request(label=label))
         pres_ex_id = _text(record, "pres_ex_id")
         if not pres_ex_id:
             raise VerifierRejected("The verifier's answer to create_proof_request has no pres_ex_id", body=str(record))
         invitation = self.request(
-            "POST", "/out-of-band/create-invitation", operation="create_proof_invitation",
+            "POST", self.admin_url + "/out-of-band/create-invitation", operation="create_proof_invitation",
             json={"attachments": [{"id": pres_ex_id, "type": "present-proof"}], "my_label": label,
                   "use_public_did": False},
         )
@@ -220,6 +183,6 @@ class AcaPyVerifier(Verifier):
 
     def presentation(self, *, request_id: str) -> Presentation:
         record = self.request(
-            "GET", f"/present-proof-2.0/records/{quote(request_id, safe='')}", operation="proof_status"
+            "GET", f"{self.admin_url}/present-proof-2.0/records/{quote(request_id, safe='')}", operation="proof_status"
         )
         return parse_record(record)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -17,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.processes import stop_process_group
 
 ACAPY_VERSION = "1.7.0"
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,16 +171,7 @@ class Agent:
     def stop(self) -> None:
         """SIGTERM to the agent's process group, SIGKILL if it does not stop in time."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_process_group(process)
 
     @property
     def headers(self) -> dict[str, str]:
