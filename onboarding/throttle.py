@@ -2,9 +2,9 @@
 
 One ACA-Py agent stalls for everybody once about 8 connect-and-issue flows run at once
 (docs/admission.md), so the portal keeps three rules here, and nowhere else:
-- the line at the door: a new visitor starts (an invitation is created) only while one of
-  ``REGISTERFT_MAX_IN_PROGRESS`` places at the agent is free, in the order visitors came; a visitor
-  who is not there (stopped polling, or did not come when called) never holds up those who are;
+- the line at the door: a new visitor starts (an invitation is created) only while one of the
+  line's places at the agent is free, in the order visitors came (a visitor who is not there never
+  holds up those who are); how many places: the adaptive limit (onboarding/adaptive.py);
 - rate limits, per visitor's session and per client address, on what costs the agent work;
 - a bound, ``REGISTERFT_MAX_ISSUER_CALLS``, on the portal's calls to the agent in flight.
 
@@ -34,13 +34,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from onboarding import leases, metrics
+from onboarding import adaptive, leases, metrics
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import LineTicket
 
 logger = logging.getLogger("onboarding.throttle")
 
 SESSION_TICKET_KEY = "registerft_queue"
+SESSION_SINCE_KEY = "registerft_queue_since"  # when the visitor joined the line (for the wait metric)
 # A random name for the visitor's session that survives a session key change (cycle_key keeps the
 # data): "start again" or a committed form must not reset the visitor's counters.
 SESSION_IDENTITY_KEY = "registerft_limits"
@@ -68,9 +69,15 @@ def claim_lease() -> timedelta:
 # visitor already in the flow are never held back: they may take the overflow places as well.
 
 
-def _places(*, overflow: bool = False) -> list[str]:
-    bound = settings.REGISTERFT_MAX_IN_PROGRESS
-    return [f"place:{number}" for number in range(1, bound * (2 if overflow else 1) + 1)]
+def _places(*, overflow: bool = False, limit: int = 0) -> list[str]:
+    """The places new visitors take (the first ``limit``), or all that steps in the flow may take."""
+    count = settings.REGISTERFT_MAX_IN_PROGRESS * 2 if overflow else limit
+    return [f"place:{number}" for number in range(1, count + 1)]
+
+
+def line_limit() -> int:
+    """How many new visitors the agent gets at once now (the adaptive limit, at most the ceiling)."""
+    return adaptive.limit_current(ceiling=settings.REGISTERFT_MAX_IN_PROGRESS)
 
 
 def places_held(*, now: datetime | None = None) -> int:
@@ -156,13 +163,9 @@ def _holding_up(ticket: LineTicket | None, *, now: datetime, places: int) -> int
     return len(ahead.order_by("id").values_list("id", flat=True)[:places])
 
 
-def _free_places(now: datetime) -> int:
-    return settings.REGISTERFT_MAX_IN_PROGRESS - places_held(now=now)
-
-
-def _turn(ticket: LineTicket | None, now: datetime) -> bool:
+def _turn(ticket: LineTicket | None, now: datetime, limit: int) -> bool:
     """Whether a free place is this visitor's: fewer present visitors ahead than free places."""
-    free = _free_places(now)
+    free = limit - places_held(now=now)
     return free > 0 and _holding_up(ticket, now=now, places=free) < free
 
 
@@ -203,6 +206,7 @@ def _new_ticket(session: MutableMapping[str, Any], *, address: str, now: datetim
         expires_at=now + timedelta(seconds=settings.REGISTERFT_QUEUE_TICKET_TTL),
     )
     session[SESSION_TICKET_KEY] = ticket.token
+    session[SESSION_SINCE_KEY] = time.time()
     return ticket
 
 
@@ -214,7 +218,12 @@ def line_admit(*, session: MutableMapping[str, Any], address: str, holder: str) 
         return Admitted(holder)
     now = timezone.now()
     ticket = _ticket(session, now)
-    if _turn(ticket, now) and leases.lease_take(_places(), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD):
+    limit = line_limit()
+    # Only the first ``limit`` places are for new visitors: however many workers admit at once,
+    # no more than the current limit start together.
+    if _turn(ticket, now, limit) and leases.lease_take(
+        _places(limit=limit), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD
+    ):
         return Admitted(holder)
     if ticket is None:
         ticket = _new_ticket(session, address=address, now=now)
@@ -233,7 +242,7 @@ def line_status(*, session: MutableMapping[str, Any]) -> Waiting | None:
     if ticket is None:
         return None
     _line_purge(now)
-    if _turn(ticket, now):
+    if _turn(ticket, now, line_limit()):
         if ticket.called_at is None:
             _seen(ticket, now=now, poll_ms=line_poll_ms(1), called_at=now)
         return None
@@ -244,6 +253,8 @@ def line_status(*, session: MutableMapping[str, Any]) -> Waiting | None:
 
 def line_started(*, session: MutableMapping[str, Any]) -> None:
     """The admitted visitor's invitation exists: they leave the line, served."""
+    since = session.pop(SESSION_SINCE_KEY, None)
+    metrics.line_wait_observed(seconds=max(0.0, time.time() - since) if isinstance(since, float) else 0.0)
     token = session.pop(SESSION_TICKET_KEY, None)
     if isinstance(token, str):
         deleted, _ = LineTicket.objects.filter(token=token).delete()
@@ -362,22 +373,27 @@ def client_address(*, remote_addr: str, forwarded: str = "") -> str:
 def issuer_call(*, backend: str, operation: str) -> Iterator[None]:
     """Hold one of ``REGISTERFT_MAX_ISSUER_CALLS`` call slots for an issuer operation; a call that
     finds none free waits, briefly and with jitter, up to the issuer timeout, then fails as
-    ``IssuerUnavailable`` (the visitor's page says so and tries again). 0: no bound."""
+    ``IssuerUnavailable`` (the visitor's page says so and tries again). 0: no bound. Each call's
+    latency (or failure to answer) drives the line's adaptive limit."""
     count = settings.REGISTERFT_MAX_ISSUER_CALLS
-    if count <= 0:
-        yield
-        return
     keys = [f"call:{number}" for number in random.sample(range(1, count + 1), count)]  # noqa: S311 - spreads callers
     holder = secrets.token_hex(16)
     deadline = time.monotonic() + settings.REGISTERFT_ISSUER_TIMEOUT
-    while leases.lease_take(keys, holder=holder, seconds=claim_lease().total_seconds()) is None:
+    while keys and leases.lease_take(keys, holder=holder, seconds=claim_lease().total_seconds()) is None:
         if time.monotonic() >= deadline:
             metrics.issuer_call_observed(backend=backend, operation=operation, outcome="busy", seconds=0.0)
             raise IssuerUnavailable(
                 f"The portal's calls to the issuer are at their bound; {operation} found no free place in time"
             )
         time.sleep(CALL_WAIT_STEP_SECONDS * (1 + random.random()))  # noqa: S311
+    started, answered = time.monotonic(), True
     try:
         yield
+    except IssuerUnavailable:
+        answered = False  # a refusal (IssuerRejected) is an answer: the agent was not overloaded
+        raise
     finally:
-        leases.lease_release(keys, holder=holder)
+        if keys:
+            leases.lease_release(keys, holder=holder)
+        adaptive.limit_observe(operation=operation, seconds=time.monotonic() - started, ok=answered,
+                               ceiling=settings.REGISTERFT_MAX_IN_PROGRESS)
