@@ -45,7 +45,13 @@ def limit_current(*, ceiling: int) -> int:
     """The line's limit now: a whole number of places between 1 and ``ceiling``."""
     if ceiling <= 0:
         return 0
-    stored = Lease.objects.filter(key=LIMIT_KEY).values_list("count", flat=True).first()
+    return limit_of(Lease.objects.filter(key=LIMIT_KEY).values_list("count", flat=True).first() or 0, ceiling=ceiling)
+
+
+def limit_of(stored: int, *, ceiling: int) -> int:
+    """The limit a stored count stands for (none stored yet: the ceiling)."""
+    if ceiling <= 0:
+        return 0
     if not stored:
         return ceiling
     return max(LOWEST, min(ceiling, stored // SCALE))

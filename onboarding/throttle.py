@@ -16,7 +16,6 @@ requests, no templates, no HTTP responses (the views and services map the outcom
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import random
@@ -35,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import adaptive, leases, metrics
+from onboarding.addresses import client_address  # noqa: F401 - the throttle's public name
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import LineTicket
 
@@ -163,14 +163,32 @@ def _holding_up(ticket: LineTicket | None, *, now: datetime, places: int) -> int
     return len(ahead.order_by("id").values_list("id", flat=True)[:places])
 
 
-def _turn(ticket: LineTicket | None, now: datetime, limit: int) -> bool:
-    """Whether a free place is this visitor's: fewer present visitors ahead than free places."""
-    free = limit - places_held(now=now)
-    return free > 0 and _holding_up(ticket, now=now, places=free) < free
+@dataclass(frozen=True)
+class _Line:
+    """The line's shared state, read in one query: its limit, the places held, those served."""
 
+    limit: int
+    held: int
+    served: int
 
-def _position(ticket: LineTicket) -> int:
-    return max(1, ticket.id - leases.counter(SERVED_KEY))
+    @classmethod
+    def read(cls, now: datetime) -> _Line:
+        # A poll asks for all three; one query instead of three is half a poll's cost (measured
+        # in-process: each ORM query costs about 0.25 ms to build, the SQL itself far less).
+        places = _places(overflow=True)
+        rows = leases.lease_read([adaptive.LIMIT_KEY, SERVED_KEY, *places], now=now)
+        ceiling = settings.REGISTERFT_MAX_IN_PROGRESS
+        return cls(limit=adaptive.limit_of(rows.get(adaptive.LIMIT_KEY, (0, False))[0], ceiling=ceiling),
+                   held=sum(rows.get(key, (0, False))[1] for key in places),
+                   served=rows.get(SERVED_KEY, (0, False))[0])
+
+    def turn(self, ticket: LineTicket | None, now: datetime) -> bool:
+        """Whether a free place is this visitor's: fewer present visitors ahead than free places."""
+        free = self.limit - self.held
+        return free > 0 and _holding_up(ticket, now=now, places=free) < free
+
+    def position(self, ticket: LineTicket) -> int:
+        return max(1, ticket.id - self.served)
 
 
 def _seen(ticket: LineTicket, *, now: datetime, poll_ms: int, **fields: Any) -> None:
@@ -218,16 +236,16 @@ def line_admit(*, session: MutableMapping[str, Any], address: str, holder: str) 
         return Admitted(holder)
     now = timezone.now()
     ticket = _ticket(session, now)
-    limit = line_limit()
+    line = _Line.read(now)
     # Only the first ``limit`` places are for new visitors: however many workers admit at once,
     # no more than the current limit start together.
-    if _turn(ticket, now, limit) and leases.lease_take(
-        _places(limit=limit), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD
+    if line.turn(ticket, now) and leases.lease_take(
+        _places(limit=line.limit), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD
     ):
         return Admitted(holder)
     if ticket is None:
         ticket = _new_ticket(session, address=address, now=now)
-    position = _position(ticket)
+    position = line.position(ticket)
     # The visitor came: whatever call they had is answered, and they are present again.
     _seen(ticket, now=now, poll_ms=line_poll_ms(position), called_at=None)
     return Waiting(position, line_poll_ms(position))
@@ -242,11 +260,12 @@ def line_status(*, session: MutableMapping[str, Any]) -> Waiting | None:
     if ticket is None:
         return None
     _line_purge(now)
-    if _turn(ticket, now, line_limit()):
+    line = _Line.read(now)
+    if line.turn(ticket, now):
         if ticket.called_at is None:
             _seen(ticket, now=now, poll_ms=line_poll_ms(1), called_at=now)
         return None
-    position = _position(ticket)
+    position = line.position(ticket)
     _seen(ticket, now=now, poll_ms=line_poll_ms(position))
     return Waiting(position, line_poll_ms(position))
 
@@ -326,44 +345,6 @@ def rate_check(*, action: Action, session: MutableMapping[str, Any], address: st
         raise RateLimited(limited)
     if not known:
         session[SESSION_IDENTITY_KEY] = identity
-
-
-# --- Who is asking ------------------------------------------------------------------------------
-
-
-def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    value = value.strip()
-    if value.startswith("["):  # [v6]:port
-        value = value[1:].split("]", 1)[0]
-    elif value.count(":") == 1:  # v4:port
-        value = value.split(":", 1)[0]
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
-def client_address(*, remote_addr: str, forwarded: str = "") -> str:
-    """The address the limits count a request against.
-
-    ``remote_addr``, unless trusted proxies are configured (``REGISTERFT_CLIENT_IP_HEADER``, whose
-    value is ``forwarded``): then the address the outermost of them saw, counted from the right
-    (what a client writes further left is ignored). An IPv6 client counts as its /64, which one
-    device can otherwise rotate through at will.
-    """
-    raw = remote_addr
-    if settings.REGISTERFT_CLIENT_IP_HEADER:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= settings.REGISTERFT_TRUSTED_PROXY_COUNT:
-            raw = hops[-settings.REGISTERFT_TRUSTED_PROXY_COUNT]
-    address = _parse_address(raw)
-    if address is None:
-        return "unknown"
-    if address.version == 6:
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 # --- Calls in flight ----------------------------------------------------------------------------
