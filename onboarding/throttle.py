@@ -53,6 +53,7 @@ NO_SCRIPT_REFRESH_SECONDS = 5
 # Slack on top of a page's own interval before its visitor counts as gone (a slow phone network).
 PRESENCE_MARGIN_SECONDS = 3
 CALL_WAIT_STEP_SECONDS = 0.05
+FRONT_POLL_MS = 250
 PURGE_EVERY_SECONDS = 1
 
 
@@ -132,13 +133,14 @@ class RateLimited(Exception):
 
 
 def line_poll_ms(position: int) -> int:
-    """How often the waiting page asks: often near the front, so that a freed place is taken at
-    once, and less the further back a visitor stands, so that a long line stays cheap."""
+    """How often the waiting page asks: four times a second near the front, so that a freed place
+    is taken within a fraction of a second, and less the further back a visitor stands (up to half
+    the ticket's lifetime), so that a thousand waiting cost little."""
     base = settings.REGISTERFT_POLL_INTERVAL_MS
     bound = max(1, settings.REGISTERFT_MAX_IN_PROGRESS)
     if position <= bound:
-        return min(base, 500)
-    return min(base * (1 + position // (4 * bound)), 10_000)
+        return min(base, FRONT_POLL_MS)
+    return min(base * (1 + position // (4 * bound)), max(base, settings.REGISTERFT_QUEUE_TICKET_TTL * 500))
 
 
 def _presence(poll_ms: int) -> timedelta:
