@@ -14,9 +14,11 @@ portal as the agent would.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import re
+import random
 import secrets
 import statistics
 import threading
@@ -29,6 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bench.cpu import read_totals
 from bench.portal import Portal, free_port, log, process_cpu_seconds
@@ -43,7 +47,11 @@ ARRIVAL_SECONDS = 5.0
 CROWDS = tuple(int(n) for n in os.environ.get("BENCH_EVENT_CROWDS", "60,200").split(","))
 ROUNDS = int(os.environ.get("BENCH_EVENT_ROUNDS", "3"))
 SWEEP = (3, 4, 5, 6)
-SWEEP_FLOWS = 30
+SWEEP_FLOWS = 20
+LINE_CROWD = 1000
+LINE_SECONDS = 20.0
+MAX_LINE_CORES = 0.25
+MAX_FRONT_P99_MS = 50.0
 ISSUER_TIMEOUT = 5.0
 FLOW_TIMEOUT = 120.0
 SHORT_LINK = re.compile(r'id="invitation-url"[^>]*value="([^"]+)"')
@@ -216,19 +224,35 @@ class Round:
     def latencies(self) -> list[float]:
         return sorted(done - arrived for arrived, done in zip(self.arrivals, self.finished))
 
-    def idle_while_waiting(self) -> float:
-        """Seconds in which somebody waited in line while the agent had no flow of the portal's."""
-        if not self.waited:
-            return 0.0
-        step, idle = 0.01, 0.0
-        busy = list(zip(self.admitted, self.connected)) + list(zip(self.offered, self.finished))
+    def while_waiting(self) -> tuple[float, float]:
+        """While somebody waited in line: the seconds in which the agent had no flow of the
+        portal's, and the mean number of new visitors' flows at the agent (invitation made,
+        wallet not yet connected: what the line's limit bounds)."""
         waits = [(a, b) for a, b in zip(self.arrivals, self.admitted) if b - a > 0.05]
+        if not waits:
+            return 0.0, float("nan")
+        step, idle, moments, starting_sum = 0.02, 0.0, 0, 0
+        starting = list(zip(self.admitted, self.connected))
+        busy = starting + list(zip(self.offered, self.finished))
         moment, end = min(a for a, _ in waits), max(b for _, b in waits)
         while moment < end:
-            if any(a <= moment < b for a, b in waits) and not any(a <= moment < b for a, b in busy):
-                idle += step
+            if any(a <= moment < b for a, b in waits):
+                moments += 1
+                starting_sum += sum(a <= moment < b for a, b in starting)
+                idle += step * (not any(a <= moment < b for a, b in busy))
             moment += step
-        return idle
+        return idle, starting_sum / max(1, moments)
+
+    def refill_delays(self) -> list[float]:
+        """For each visitor let in after waiting: the time since the last wallet connected (which
+        frees a place), as an estimate of how soon a freed place is taken."""
+        freed = sorted(self.connected)
+        delays = []
+        for arrived, admitted in zip(self.arrivals, self.admitted):
+            before = [moment for moment in freed if moment < admitted]
+            if admitted - arrived > 0.05 and before:
+                delays.append(admitted - before[-1])
+        return delays
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -323,13 +347,21 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
 # --- Through the portal ----------------------------------------------------------------------------
 
 
+def browser_session() -> requests.Session:
+    """As a browser does, a GET on a kept-alive connection the server has just closed is sent
+    again once on a new one."""
+    http = requests.Session()
+    http.mount("http://", HTTPAdapter(max_retries=Retry(total=1, allowed_methods={"GET"}, status=None)))
+    return http
+
+
 class EventVisitor:
     """A visitor's browser, polling as the page's script does (bench/visitors.py's cookie handling)."""
 
-    def __init__(self, portal: Portal, holder: Agent):
+    def __init__(self, portal: Portal, holder: Agent | None, http: requests.Session | None = None):
         self.base_url = portal.base_url
         self.origin = "https://" + urlsplit(portal.base_url).netloc
-        self.http = requests.Session()
+        self.http = http or browser_session()
         self.holder = holder
         self.waited = False
         # The portal's cookies are Secure and this is plain loopback HTTP: kept by hand.
@@ -461,6 +493,77 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
     return result
 
 
+# --- A thousand waiting ---------------------------------------------------------------------------
+
+
+@dataclass
+class LineCost:
+    waiting: int
+    seconds: float
+    polls: int
+    cores: float  # the portal's CPU time per second of the measurement
+    front_p99_ms: float
+    front_polls: int
+
+
+def line_cost(portal: Portal, *, crowd: int = LINE_CROWD, seconds: float = LINE_SECONDS) -> LineCost:
+    """``crowd`` visitors wait in line behind places all held (visitors whose wallet never scans the
+    QR code), each polling as the page says; the portal's CPU time per second, and the latency of
+    the line's status for the first 20 in line."""
+    local = threading.local()
+
+    def http() -> requests.Session:
+        if not hasattr(local, "http"):
+            local.http = browser_session()
+        return local.http
+
+    def arrive(_number: int) -> tuple[EventVisitor, float] | None:
+        visitor = EventVisitor(portal, None, http())
+        page = visitor.get("/")
+        visitor.http.cookies.clear()
+        interval = POLL_INTERVAL.search(page.text)
+        return (visitor, int(interval.group(1)) / 1000) if interval and "data-queue-position" in page.text else None
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(40):  # take every place (the limit is at most the ceiling, far below 40)
+            if pool.submit(arrive, 0).result() is not None:
+                break
+        waiting = [found for found in pool.map(arrive, range(crowd)) if found is not None]
+    due = [(time.monotonic() + interval * random.random(), number) for number, (_v, interval) in enumerate(waiting)]
+    heapq.heapify(due)
+    lock = threading.Lock()
+    front: list[float] = []
+    polls = [0]
+    end = time.monotonic() + seconds
+
+    def poll_loop() -> None:
+        while True:
+            with lock:
+                if not due or due[0][0] > end:
+                    return
+                at, number = heapq.heappop(due)
+            time.sleep(max(0.0, at - time.monotonic()))
+            visitor, interval = waiting[number]
+            started = time.monotonic()
+            try:
+                data = visitor.get("/queue/status", Accept="application/json").json()
+            except (requests.RequestException, ValueError):
+                data = {}
+            took = time.monotonic() - started
+            with lock:
+                polls[0] += 1
+                if 0 < data.get("position", 0) <= 20:
+                    front.append(took)
+                if data.get("state") == "waiting":
+                    heapq.heappush(due, (at + int(data.get("poll_after_ms") or interval * 1000) / 1000, number))
+
+    cpu_before, started = portal.worker_cpu_seconds(), time.monotonic()
+    run_threads(poll_loop, 24)
+    elapsed = time.monotonic() - started
+    cores = (portal.worker_cpu_seconds() - cpu_before) / elapsed
+    return LineCost(len(waiting), elapsed, polls[0], cores, percentile(front, 0.99) * 1000, len(front))
+
+
 # --- The scenario ----------------------------------------------------------------------------------
 
 
@@ -471,6 +574,7 @@ class EventResult:
     rounds: list[Round]
     rss: list[float]
     metrics: str
+    line: LineCost
     seconds: float
 
 
@@ -500,10 +604,10 @@ def run_event(workdir: Path) -> EventResult:
         portal.prepare()
         portal.start()
         sweep: dict[int, float] = {}
-        for concurrency in SWEEP:
+        for concurrency in SWEEP if ROUNDS else ():
             sweep[concurrency] = bare_round(agents, relay, crowd=SWEEP_FLOWS, concurrency=concurrency).rate
             log(f"bare sweep: concurrency {concurrency}: {sweep[concurrency]:.2f} credentials/s")
-        best = max(sweep, key=sweep.__getitem__)
+        best = max(sweep, key=sweep.__getitem__, default=0)
         rounds: list[Round] = []
         for number in range(1, ROUNDS + 1):
             for crowd in CROWDS:
@@ -518,6 +622,10 @@ def run_event(workdir: Path) -> EventResult:
                         f"machine {done.machine_busy:.0%} busy")
                     time.sleep(1)
         metrics = requests.get(portal.base_url + "/metrics", headers={"X-Forwarded-Proto": "https"}, timeout=10).text
+        log(f"{LINE_CROWD} visitors waiting in line, polling as the page says, for {LINE_SECONDS:.0f} s")
+        line = line_cost(portal)
+        log(f"{line.waiting} waiting: {line.polls / line.seconds:.0f} polls/s, portal {line.cores:.2f} cores, "
+            f"status p99 for the first 20: {line.front_p99_ms:.0f} ms")
         rss = portal.worker_rss_mb()
     except BaseException:
         log("the event scenario stopped; the end of gunicorn's log:")
@@ -529,7 +637,7 @@ def run_event(workdir: Path) -> EventResult:
         portal.stop()
         agents.stop()
         relay.stop()
-    return EventResult(sweep, best, rounds, rss, metrics, time.monotonic() - started)
+    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started)
 
 
 # --- The report ------------------------------------------------------------------------------------
@@ -545,15 +653,16 @@ def event_table(result: EventResult) -> str:
         + ", ".join(f"{c}: {rate:.2f}" for c, rate in result.sweep.items()) + f"; bare rounds at {result.concurrency}.",
         "",
         "| visitors | round | bare /s | portal /s | share | p50 / p95 to credential | waited (median / max s) "
-        "| agent idle while waiting | portal CPU ms per registration (pages / polls / webhooks / server) "
+        "| while waiting: agent idle, new flows at the agent | freed place taken after (median) | portal CPU ms per registration (pages / polls / webhooks / server) "
         "| agent CPU ms | portal / agent | machine busy (bare / portal) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for crowd in CROWDS:
         bare = [r for r in result.rounds if r.kind == "bare" and r.crowd == crowd]
         portal = [r for r in result.rounds if r.kind == "portal" and r.crowd == crowd]
         for number, (b, p) in enumerate(zip(bare, portal), start=1):
             lat = p.latencies()
+            idle, flows = p.while_waiting()
             waits = [a2 - a1 for a1, a2 in zip(p.arrivals, p.admitted)]
             n = max(1, p.done)
             kinds = {kind: p.by_kind.get(kind, (0.0, 0))[0] * 1000 / n for kind in ("pages", "polls", "webhooks")}
@@ -562,7 +671,8 @@ def event_table(result: EventResult) -> str:
             lines.append(
                 f"| {crowd} | {number} | {b.rate:.2f} | {p.rate:.2f} | {p.rate / b.rate if b.rate else 0:.0%} "
                 f"| {percentile(lat, 0.5):.1f} / {percentile(lat, 0.95):.1f} s "
-                f"| {p.waited} ({_median(waits):.1f} / {max(waits, default=0):.1f}) | {p.idle_while_waiting():.1f} s "
+                f"| {p.waited} ({_median(waits):.1f} / {max(waits, default=0):.1f}) | {idle:.1f} s, {flows:.1f} "
+                f"| {_median(p.refill_delays()) * 1000:.0f} ms "
                 f"| {portal_ms:.0f} ({kinds['pages']:.0f} / {kinds['polls']:.0f} / {kinds['webhooks']:.0f} / {server:.0f}) "
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
                 f"| {b.machine_busy:.0%} / {p.machine_busy:.0%} |"
@@ -576,6 +686,10 @@ def event_table(result: EventResult) -> str:
     limit = re.search(r"^registerft_line_limit (\S+)", result.metrics, re.M)
     if limit:
         lines.append(f"The line's limit at the end (/metrics): {float(limit.group(1)):.1f}.")
+    line = result.line
+    lines.append(f"{line.waiting} visitors waiting in line for {line.seconds:.0f} s: {line.polls / line.seconds:.0f} "
+                 f"polls/s, the portal used {line.cores:.2f} of a core; the line's status for the first 20 in line: "
+                 f"p99 {line.front_p99_ms:.0f} ms over {line.front_polls} polls.")
     lines.append(f"gunicorn worker RSS after the scenario: {', '.join(f'{size:.0f} MB' for size in result.rss)}; "
                  f"the scenario took {result.seconds:.0f} s.")
     return "\n".join(lines)
@@ -605,4 +719,13 @@ def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
     checks.append((f"event: the portal's agent calls p99 < {MAX_CALL_P99_S:.0f} s, none over the issuer timeout",
                    bool(calls) and p99 < MAX_CALL_P99_S and max(calls) < ISSUER_TIMEOUT,
                    f"p99 {p99 * 1000:.0f} ms, slowest {max(calls, default=0) * 1000:.0f} ms, {len(calls)} calls"))
+    line = result.line
+    checks.append((f"event: {LINE_CROWD:,} waiting cost the portal <= {MAX_LINE_CORES} of a core",
+                   line.waiting >= LINE_CROWD * 0.99 and line.cores <= MAX_LINE_CORES,
+                   f"{line.cores:.2f} of a core, {line.polls / line.seconds:.0f} polls/s, {line.waiting} waiting"))
+    checks.append((f"event: the line's status p99 < {MAX_FRONT_P99_MS:.0f} ms for the first 20",
+                   line.front_polls > 0 and line.front_p99_ms < MAX_FRONT_P99_MS,
+                   f"{line.front_p99_ms:.0f} ms over {line.front_polls} polls"))
+    checks.append(("event: worker RSS <= 80 MB", bool(result.rss) and max(result.rss) <= 80,
+                   f"largest {max(result.rss, default=0):.0f} MB"))
     return checks

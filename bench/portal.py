@@ -65,6 +65,7 @@ class Portal:
             # venue's network) would stop it within a second. The per-session ones stay as they are.
             "REGISTERFT_RATE_INVITATIONS_PER_ADDRESS": "10000000/1m",
             "REGISTERFT_RATE_OFFERS_PER_ADDRESS": "10000000/1m",
+            "REGISTERFT_LINE_PER_ADDRESS": "100000",
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "PYTHONDONTWRITEBYTECODE": "1",
             **issuer_env,
