@@ -30,7 +30,8 @@ SCALE = 1000
 TOLERANCE = 2.0
 # Below this no call counts as slow: a fast agent's jitter is not a queue.
 SLOW_FLOOR_SECONDS = 0.15
-DECREASE = 0.75
+# Cut by a quarter: integer arithmetic in the database (count * 3 / 4), which stores whole numbers.
+DECREASE = (3, 4)
 LOWEST = 1
 # How quickly the remembered latency without load follows calls slower than it (per call).
 BASELINE_RISE = 0.02
@@ -54,7 +55,7 @@ def limit_of(stored: int, *, ceiling: int) -> int:
         return 0
     if not stored:
         return ceiling
-    return max(LOWEST, min(ceiling, stored // SCALE))
+    return max(LOWEST, min(ceiling, int(stored) // SCALE))
 
 
 def limit_set(*, places: int) -> None:
@@ -84,8 +85,9 @@ def limit_observe(*, operation: str, seconds: float, ok: bool, ceiling: int, now
         # Once per round trip: the calls that were under way together saw the same queue.
         cooldown = now + timedelta(seconds=max(seconds, 1.0))
         cut = row.filter(until__lte=now) | row.filter(until__isnull=True)
-        if not cut.update(count=Greatest(F("count") * DECREASE, LOWEST * SCALE), until=cooldown):
-            Lease.objects.bulk_create([Lease(key=LIMIT_KEY, count=max(LOWEST, int(ceiling * DECREASE)) * SCALE,
+        times, by = DECREASE
+        if not cut.update(count=Greatest(F("count") * times / by, LOWEST * SCALE), until=cooldown):
+            Lease.objects.bulk_create([Lease(key=LIMIT_KEY, count=max(LOWEST * SCALE, ceiling * SCALE * times // by),
                                              until=cooldown)], ignore_conflicts=True)
         return
     current = row.values_list("count", flat=True).first()

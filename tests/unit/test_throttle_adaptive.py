@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from onboarding import adaptive, throttle
 from onboarding.issuers.base import IssuerRejected, IssuerTimeout
+from onboarding.models import Lease
 from tests.processes import run_at_once, shared_database
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,18 @@ def test_a_call_much_slower_than_the_agent_without_load_cuts_the_limit_by_a_quar
     call(0.06)
     call(0.8)
     assert throttle.line_limit() == 4  # 6 * 0.75, rounded down
+
+
+def test_after_a_cut_new_visitors_still_start_up_to_the_lower_limit():
+    call(0.05)
+    call(0.8)
+    call(0.8, at=timezone.now() + timedelta(seconds=5))
+    stored = Lease.objects.get(key=adaptive.LIMIT_KEY).count
+    assert isinstance(stored, int) and stored == CEILING * adaptive.SCALE * 9 // 16
+    assert throttle.line_limit() == 3
+    assert isinstance(throttle.line_limit(), int)
+    for _ in range(3):
+        assert Client().get("/").status_code == 200
 
 
 def test_calls_within_the_agents_usual_latency_change_nothing():
