@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from bench import door, visitors as flow
+from bench.event import event_table, event_targets, run_event
+from bench.portal import Portal, log
 from tests.fakes import FakeAgent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,19 +47,9 @@ MAX_WORKER_RSS_MB = 80
 MANY_SESSIONS = 100_000
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def default_backend() -> str:
     """ACA-Py with webhooks once the portal has that backend; the agent REST API before."""
     return "acapy" if (ROOT / "onboarding" / "issuers" / "acapy.py").exists() else "agent-rest"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def require_wrk() -> str:
@@ -78,132 +68,6 @@ def require_wrk() -> str:
         "make bench needs the load generator wrk: on Debian/Ubuntu `sudo apt-get install wrk`, "
         "on macOS `brew install wrk`, or build it from its source (github.com/wg/wrk)."
     )
-
-
-# --- The portal ---------------------------------------------------------------------------------
-
-
-class Portal:
-    """The portal under gunicorn with production settings, in a temporary var folder."""
-
-    def __init__(self, *, workdir: Path, backend: str, standin: FakeAgent):
-        self.workdir = workdir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.var_dir = workdir / "var"
-        self.session_dir = self.var_dir / "sessions"
-        self.process: subprocess.Popen | None = None
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
-            "DJANGO_STATIC_ROOT": str(workdir / "static"),
-            "REGISTERFT_VAR_DIR": str(self.var_dir),
-            "REGISTERFT_ISSUER": backend,
-            "AGENT_REST_CONNECTION_URL": standin.base_url,
-            "AGENT_REST_ISSUER_URL": standin.base_url,
-            "AGENT_REST_CREDENTIAL_DEFINITION_ID": "bench:3:CL:1:registerft",
-            "AGENT_REST_API_KEY": ADMIN_API_KEY,
-            "ACAPY_ADMIN_URL": standin.base_url,
-            "ACAPY_ADMIN_API_KEY": ADMIN_API_KEY,
-            "ACAPY_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            # Every visitor of the benchmark comes from 127.0.0.1: the per-address limits (meant for a
-            # venue's network) would stop it within a second. The per-session ones stay as they are.
-            "REGISTERFT_RATE_INVITATIONS_PER_ADDRESS": "10000000/1m",
-            "REGISTERFT_RATE_OFFERS_PER_ADDRESS": "10000000/1m",
-            # The line at the door (admission) spares a real agent that stalls past a few flows at
-            # once; the stand-in does not stall, and `/` is measured as a new visitor who gets the
-            # QR code, as the target says: no line here.
-            "REGISTERFT_MAX_IN_PROGRESS": "0",
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-
-    def prepare(self) -> None:
-        self.session_dir.mkdir(parents=True)
-        for command in (["collectstatic", "--noinput", "-v0"], ["migrate", "--noinput", "-v0"]):
-            subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
-
-    def start(self) -> None:
-        log_file = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen(
-            # No control socket: its default path is shared by every gunicorn of this user.
-            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "registerft.wsgi"],
-            cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn stopped at start; see {self.workdir / 'gunicorn.log'}")
-            try:
-                answer = requests.get(self.base_url + "/bench/minimal", headers={"X-Forwarded-Proto": "https"},
-                                      timeout=2)
-                if answer.status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("gunicorn did not answer within 30 s")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-
-    def worker_rss_mb(self) -> list[float]:
-        assert self.process is not None
-        sizes = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                text = status.read_text()
-            except OSError:
-                continue
-            if re.search(rf"^PPid:\s+{self.process.pid}$", text, re.M):
-                found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-                if found:
-                    sizes.append(int(found.group(1)) / 1024)
-        return sorted(sizes)
-
-    def worker_cpu_seconds(self) -> float:
-        """CPU time (user and system) used so far by the master and its workers."""
-        assert self.process is not None
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            pid = int(stat.parent.name)
-            if pid == self.process.pid or int(fields[1]) == self.process.pid:
-                total += (int(fields[11]) + int(fields[12])) / ticks
-        return total
-
-    def session_files(self) -> list[Path]:
-        return [path for path in self.session_dir.iterdir() if path.name.startswith("sessionid")]
-
-    def keep_sessions(self, keep: set[str]) -> None:
-        """Remove every session file but those of ``keep`` (the visitors replayed by wrk)."""
-        for path in self.session_files():
-            if path.name.removeprefix("sessionid") not in keep:
-                path.unlink(missing_ok=True)
-
-    def add_sessions(self, total: int, *, template: Path) -> None:
-        """Fill the session folder up to ``total`` files, each a copy of a real session."""
-        content = template.read_bytes()
-        missing = total - len(self.session_files())
-        for _ in range(max(0, missing)):
-            (self.session_dir / ("sessionid" + secrets.token_hex(16))).write_bytes(content)
 
 
 # --- wrk ----------------------------------------------------------------------------------------
@@ -478,11 +342,28 @@ def calls_with(backend: str, workdir: Path) -> dict[str, Any]:
         standin.stop()
 
 
+def standin_env(backend: str, standin: FakeAgent) -> dict[str, str]:
+    return {
+        "REGISTERFT_ISSUER": backend,
+        "AGENT_REST_CONNECTION_URL": standin.base_url,
+        "AGENT_REST_ISSUER_URL": standin.base_url,
+        "AGENT_REST_CREDENTIAL_DEFINITION_ID": "bench:3:CL:1:registerft",
+        "AGENT_REST_API_KEY": ADMIN_API_KEY,
+        "ACAPY_ADMIN_URL": standin.base_url,
+        "ACAPY_ADMIN_API_KEY": ADMIN_API_KEY,
+        "ACAPY_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # The line at the door (admission) spares a real agent that stalls past a few flows at
+        # once; the stand-in does not stall, and `/` is measured as a new visitor who gets the
+        # QR code, as the target says: no line here.
+        "REGISTERFT_MAX_IN_PROGRESS": "0",
+    }
+
+
 def start_pair(backend: str, workdir: Path) -> tuple[FakeAgent, Portal]:
     standin = FakeAgent(webhook_secret=WEBHOOK_SECRET, api_key=ADMIN_API_KEY,
                         webhook_headers={"X-Forwarded-Proto": "https"})
     standin.start()
-    portal = Portal(workdir=workdir, backend=backend, standin=standin)
+    portal = Portal(workdir=workdir, issuer_env=standin_env(backend, standin))
     if backend == "acapy":
         standin.webhook_url = f"{portal.base_url}/webhooks/acapy"
     try:
@@ -502,33 +383,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")),
                         help="seconds per measurement (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default: %(default)s)")
+    parser.add_argument("--only", choices=("routes", "event"), default="",
+                        help="only the routes (wrk, stand-in issuer) or only the event scenario (real ACA-Py agents)")
     options = parser.parse_args(argv)
     # A SIGTERM (a CI runner's timeout) unwinds like Ctrl-C, so that the finally blocks stop gunicorn.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
-    wrk = require_wrk()
     started = time.monotonic()
+    checks: list[tuple[str, bool, str]] = []
     with tempfile.TemporaryDirectory(prefix="registerft-bench-") as tmp:
         workdir = Path(tmp)
-        log(f"portal under gunicorn, production settings, stand-in issuer shaped as {options.backend}")
-        standin, portal = start_pair(options.backend, workdir / "main")
-        try:
-            bench = Bench(wrk=wrk, portal=portal, standin=standin, duration=options.duration,
-                          connections=options.connections)
-            calls = bench.run()
-            rss = portal.worker_rss_mb()
-        except BaseException:
-            log("the benchmark stopped; the end of gunicorn's log:")
-            lines = (portal.workdir / "gunicorn.log").read_text(errors="replace").splitlines()
-            print("\n".join(lines[-30:]), file=sys.stderr)
-            raise
-        finally:
-            portal.stop()
-            standin.stop()
-        calls_by_backend = {options.backend: calls}
-        other = "agent-rest" if options.backend == "acapy" else ("acapy" if default_backend() == "acapy" else "")
-        if other:
-            log(f"issuer calls per registration with {other}")
-            calls_by_backend[other] = calls_with(other, workdir / "other")
+        if options.only != "event":
+            checks += routes(options, workdir)
+        if options.only != "routes":
+            log("the event scenario: real ACA-Py agents, through the portal and bare, rounds interleaved")
+            result = run_event(workdir / "event")
+            print()
+            print(f"registerft event scenario, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+                  f"{platform.platform()}, machine load before the run {os.getloadavg()[0]:.2f}")
+            print()
+            print(event_table(result))
+            checks += event_targets(result)
+    print()
+    failed = 0
+    for name, met, detail in checks:
+        failed += not met
+        print(f"- [{'x' if met else ' '}] {name}: {detail}")
+    print(f"\n{'all targets met' if not failed else f'{failed} target(s) missed'} in {time.monotonic() - started:.0f} s")
+    return 1 if failed else 0
+
+
+def routes(options: argparse.Namespace, workdir: Path) -> list[tuple[str, bool, str]]:
+    """The routes one by one under wrk, with the stand-in issuer; their table, and their checks."""
+    wrk = require_wrk()
+    log(f"portal under gunicorn, production settings, stand-in issuer shaped as {options.backend}")
+    standin, portal = start_pair(options.backend, workdir / "main")
+    try:
+        bench = Bench(wrk=wrk, portal=portal, standin=standin, duration=options.duration,
+                      connections=options.connections)
+        calls = bench.run()
+        rss = portal.worker_rss_mb()
+    except BaseException:
+        log("the benchmark stopped; the end of gunicorn's log:")
+        lines = (portal.workdir / "gunicorn.log").read_text(errors="replace").splitlines()
+        print("\n".join(lines[-30:]), file=sys.stderr)
+        raise
+    finally:
+        portal.stop()
+        standin.stop()
+    calls_by_backend = {options.backend: calls}
+    other = "agent-rest" if options.backend == "acapy" else ("acapy" if default_backend() == "acapy" else "")
+    if other:
+        log(f"issuer calls per registration with {other}")
+        calls_by_backend[other] = calls_with(other, workdir / "other")
     print()
     print(f"registerft benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"{options.duration} s per measurement, {options.connections} connections, issuer stand-in: "
@@ -539,13 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         if backend != options.backend:
             print(calls_line(other_calls, backend))
     print(door.report())
-    print()
-    failed = 0
-    for name, met, detail in targets(bench.results, calls_by_backend, rss):
-        failed += not met
-        print(f"- [{'x' if met else ' '}] {name}: {detail}")
-    print(f"\n{'all targets met' if not failed else f'{failed} target(s) missed'} in {time.monotonic() - started:.0f} s")
-    return 1 if failed else 0
+    return targets(bench.results, calls_by_backend, rss)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from onboarding import metrics
+from onboarding import metrics, throttle
 from onboarding.issuers import get_issuer
 from onboarding.models import Registration
 from onboarding.operations import issuer_status
@@ -171,6 +171,17 @@ class PortalStateCollector(Collector):
         if issuer["reachable"] is not None:
             up.add_metric([issuer["backend"]], 1 if issuer["reachable"] else 0)
         yield up
+        yield from line_gauges()
+
+
+def line_gauges() -> Iterator[GaugeMetricFamily]:
+    """The line at the door as it stands: its adaptive limit, the places held, its length."""
+    yield GaugeMetricFamily("registerft_line_limit", "New registrations the issuer agent gets at once now (the "
+                            "adaptive limit; at most REGISTERFT_MAX_IN_PROGRESS).", value=throttle.line_limit())
+    yield GaugeMetricFamily("registerft_line_places_held", "Registrations in progress at the issuer agent now.",
+                            value=throttle.places_held())
+    yield GaugeMetricFamily("registerft_line_length", "Visitors holding a place in the line at the door.",
+                            value=throttle.line_length())
 
 
 def metrics_exposition() -> bytes:

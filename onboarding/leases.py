@@ -48,6 +48,12 @@ def lease_held(keys: Sequence[str], *, now: datetime) -> int:
     return Lease.objects.filter(key__in=keys, until__gt=now).count()
 
 
+def lease_read(keys: Sequence[str], *, now: datetime) -> dict[str, tuple[int, bool]]:
+    """Several leases at once: each existing key's count, and whether somebody holds it now."""
+    rows = Lease.objects.filter(key__in=keys).values_list("key", "count", "until")
+    return {key: (count, until is not None and until > now) for key, count, until in rows}
+
+
 def lease_count(key: str, *, until: datetime, now: datetime) -> int:
     """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count.
 

@@ -40,6 +40,18 @@ WEBHOOK_DELIVERIES = Counter(
     registry=PORTAL,
 )
 
+LINE_WAIT_SECONDS = Histogram(
+    "registerft_line_wait_seconds",
+    "Time a new visitor waited in the line at the door before their invitation was made (0: not at all).",
+    buckets=(0.0, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+    registry=PORTAL,
+)
+
+
+def line_wait_observed(*, seconds: float) -> None:
+    if settings.REGISTERFT_METRICS:
+        LINE_WAIT_SECONDS.observe(seconds)
+
 
 def issuer_call_observed(*, backend: str, operation: str, outcome: str, seconds: float) -> None:
     if not settings.REGISTERFT_METRICS:

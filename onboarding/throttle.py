@@ -2,9 +2,9 @@
 
 One ACA-Py agent stalls for everybody once about 8 connect-and-issue flows run at once
 (docs/admission.md), so the portal keeps three rules here, and nowhere else:
-- the line at the door: a new visitor starts (an invitation is created) only while one of
-  ``REGISTERFT_MAX_IN_PROGRESS`` places at the agent is free, in the order visitors came; a visitor
-  who is not there (stopped polling, or did not come when called) never holds up those who are;
+- the line at the door: a new visitor starts (an invitation is created) only while one of the
+  line's places at the agent is free, in the order visitors came (a visitor who is not there never
+  holds up those who are); how many places: the adaptive limit (onboarding/adaptive.py);
 - rate limits, per visitor's session and per client address, on what costs the agent work;
 - a bound, ``REGISTERFT_MAX_ISSUER_CALLS``, on the portal's calls to the agent in flight.
 
@@ -16,7 +16,6 @@ requests, no templates, no HTTP responses (the views and services map the outcom
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import random
@@ -34,13 +33,15 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from onboarding import leases, metrics
+from onboarding import adaptive, leases, metrics
+from onboarding.addresses import client_address  # noqa: F401 - the throttle's public name
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import LineTicket
 
 logger = logging.getLogger("onboarding.throttle")
 
 SESSION_TICKET_KEY = "registerft_queue"
+SESSION_SINCE_KEY = "registerft_queue_since"  # when the visitor joined the line (for the wait metric)
 # A random name for the visitor's session that survives a session key change (cycle_key keeps the
 # data): "start again" or a committed form must not reset the visitor's counters.
 SESSION_IDENTITY_KEY = "registerft_limits"
@@ -52,6 +53,7 @@ NO_SCRIPT_REFRESH_SECONDS = 5
 # Slack on top of a page's own interval before its visitor counts as gone (a slow phone network).
 PRESENCE_MARGIN_SECONDS = 3
 CALL_WAIT_STEP_SECONDS = 0.05
+FRONT_POLL_MS = 250
 PURGE_EVERY_SECONDS = 1
 
 
@@ -68,9 +70,15 @@ def claim_lease() -> timedelta:
 # visitor already in the flow are never held back: they may take the overflow places as well.
 
 
-def _places(*, overflow: bool = False) -> list[str]:
-    bound = settings.REGISTERFT_MAX_IN_PROGRESS
-    return [f"place:{number}" for number in range(1, bound * (2 if overflow else 1) + 1)]
+def _places(*, overflow: bool = False, limit: int = 0) -> list[str]:
+    """The places new visitors take (the first ``limit``), or all that steps in the flow may take."""
+    count = settings.REGISTERFT_MAX_IN_PROGRESS * 2 if overflow else limit
+    return [f"place:{number}" for number in range(1, count + 1)]
+
+
+def line_limit() -> int:
+    """How many new visitors the agent gets at once now (the adaptive limit, at most the ceiling)."""
+    return adaptive.limit_current(ceiling=settings.REGISTERFT_MAX_IN_PROGRESS)
 
 
 def places_held(*, now: datetime | None = None) -> int:
@@ -125,13 +133,14 @@ class RateLimited(Exception):
 
 
 def line_poll_ms(position: int) -> int:
-    """How often the waiting page asks: often near the front, so that a freed place is taken at
-    once, and less the further back a visitor stands, so that a long line stays cheap."""
+    """How often the waiting page asks: four times a second near the front, so that a freed place
+    is taken within a fraction of a second, and less the further back a visitor stands (up to half
+    the ticket's lifetime), so that a thousand waiting cost little."""
     base = settings.REGISTERFT_POLL_INTERVAL_MS
     bound = max(1, settings.REGISTERFT_MAX_IN_PROGRESS)
     if position <= bound:
-        return min(base, 500)
-    return min(base * (1 + position // (4 * bound)), 10_000)
+        return min(base, FRONT_POLL_MS)
+    return min(base * (1 + position // (4 * bound)), max(base, settings.REGISTERFT_QUEUE_TICKET_TTL * 500))
 
 
 def _presence(poll_ms: int) -> timedelta:
@@ -156,18 +165,32 @@ def _holding_up(ticket: LineTicket | None, *, now: datetime, places: int) -> int
     return len(ahead.order_by("id").values_list("id", flat=True)[:places])
 
 
-def _free_places(now: datetime) -> int:
-    return settings.REGISTERFT_MAX_IN_PROGRESS - places_held(now=now)
+@dataclass(frozen=True)
+class _Line:
+    """The line's shared state, read in one query: its limit, the places held, those served."""
 
+    limit: int
+    held: int
+    served: int
 
-def _turn(ticket: LineTicket | None, now: datetime) -> bool:
-    """Whether a free place is this visitor's: fewer present visitors ahead than free places."""
-    free = _free_places(now)
-    return free > 0 and _holding_up(ticket, now=now, places=free) < free
+    @classmethod
+    def read(cls, now: datetime) -> _Line:
+        # A poll asks for all three; one query instead of three is half a poll's cost (measured
+        # in-process: each ORM query costs about 0.25 ms to build, the SQL itself far less).
+        places = _places(overflow=True)
+        rows = leases.lease_read([adaptive.LIMIT_KEY, SERVED_KEY, *places], now=now)
+        ceiling = settings.REGISTERFT_MAX_IN_PROGRESS
+        return cls(limit=adaptive.limit_of(rows.get(adaptive.LIMIT_KEY, (0, False))[0], ceiling=ceiling),
+                   held=sum(rows.get(key, (0, False))[1] for key in places),
+                   served=rows.get(SERVED_KEY, (0, False))[0])
 
+    def turn(self, ticket: LineTicket | None, now: datetime) -> bool:
+        """Whether a free place is this visitor's: fewer present visitors ahead than free places."""
+        free = self.limit - self.held
+        return free > 0 and _holding_up(ticket, now=now, places=free) < free
 
-def _position(ticket: LineTicket) -> int:
-    return max(1, ticket.id - leases.counter(SERVED_KEY))
+    def position(self, ticket: LineTicket) -> int:
+        return max(1, ticket.id - self.served)
 
 
 def _seen(ticket: LineTicket, *, now: datetime, poll_ms: int, **fields: Any) -> None:
@@ -203,6 +226,7 @@ def _new_ticket(session: MutableMapping[str, Any], *, address: str, now: datetim
         expires_at=now + timedelta(seconds=settings.REGISTERFT_QUEUE_TICKET_TTL),
     )
     session[SESSION_TICKET_KEY] = ticket.token
+    session[SESSION_SINCE_KEY] = time.time()
     return ticket
 
 
@@ -214,11 +238,16 @@ def line_admit(*, session: MutableMapping[str, Any], address: str, holder: str) 
         return Admitted(holder)
     now = timezone.now()
     ticket = _ticket(session, now)
-    if _turn(ticket, now) and leases.lease_take(_places(), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD):
+    line = _Line.read(now)
+    # Only the first ``limit`` places are for new visitors: however many workers admit at once,
+    # no more than the current limit start together.
+    if line.turn(ticket, now) and leases.lease_take(
+        _places(limit=line.limit), holder=holder, seconds=settings.REGISTERFT_IN_PROGRESS_HOLD
+    ):
         return Admitted(holder)
     if ticket is None:
         ticket = _new_ticket(session, address=address, now=now)
-    position = _position(ticket)
+    position = line.position(ticket)
     # The visitor came: whatever call they had is answered, and they are present again.
     _seen(ticket, now=now, poll_ms=line_poll_ms(position), called_at=None)
     return Waiting(position, line_poll_ms(position))
@@ -233,17 +262,20 @@ def line_status(*, session: MutableMapping[str, Any]) -> Waiting | None:
     if ticket is None:
         return None
     _line_purge(now)
-    if _turn(ticket, now):
+    line = _Line.read(now)
+    if line.turn(ticket, now):
         if ticket.called_at is None:
             _seen(ticket, now=now, poll_ms=line_poll_ms(1), called_at=now)
         return None
-    position = _position(ticket)
+    position = line.position(ticket)
     _seen(ticket, now=now, poll_ms=line_poll_ms(position))
     return Waiting(position, line_poll_ms(position))
 
 
 def line_started(*, session: MutableMapping[str, Any]) -> None:
     """The admitted visitor's invitation exists: they leave the line, served."""
+    since = session.pop(SESSION_SINCE_KEY, None)
+    metrics.line_wait_observed(seconds=max(0.0, time.time() - since) if isinstance(since, float) else 0.0)
     token = session.pop(SESSION_TICKET_KEY, None)
     if isinstance(token, str):
         deleted, _ = LineTicket.objects.filter(token=token).delete()
@@ -317,44 +349,6 @@ def rate_check(*, action: Action, session: MutableMapping[str, Any], address: st
         session[SESSION_IDENTITY_KEY] = identity
 
 
-# --- Who is asking ------------------------------------------------------------------------------
-
-
-def _parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    value = value.strip()
-    if value.startswith("["):  # [v6]:port
-        value = value[1:].split("]", 1)[0]
-    elif value.count(":") == 1:  # v4:port
-        value = value.split(":", 1)[0]
-    try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        return None
-
-
-def client_address(*, remote_addr: str, forwarded: str = "") -> str:
-    """The address the limits count a request against.
-
-    ``remote_addr``, unless trusted proxies are configured (``REGISTERFT_CLIENT_IP_HEADER``, whose
-    value is ``forwarded``): then the address the outermost of them saw, counted from the right
-    (what a client writes further left is ignored). An IPv6 client counts as its /64, which one
-    device can otherwise rotate through at will.
-    """
-    raw = remote_addr
-    if settings.REGISTERFT_CLIENT_IP_HEADER:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= settings.REGISTERFT_TRUSTED_PROXY_COUNT:
-            raw = hops[-settings.REGISTERFT_TRUSTED_PROXY_COUNT]
-    address = _parse_address(raw)
-    if address is None:
-        return "unknown"
-    if address.version == 6:
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
 # --- Calls in flight ----------------------------------------------------------------------------
 
 
@@ -362,22 +356,27 @@ def client_address(*, remote_addr: str, forwarded: str = "") -> str:
 def issuer_call(*, backend: str, operation: str) -> Iterator[None]:
     """Hold one of ``REGISTERFT_MAX_ISSUER_CALLS`` call slots for an issuer operation; a call that
     finds none free waits, briefly and with jitter, up to the issuer timeout, then fails as
-    ``IssuerUnavailable`` (the visitor's page says so and tries again). 0: no bound."""
+    ``IssuerUnavailable`` (the visitor's page says so and tries again). 0: no bound. Each call's
+    latency (or failure to answer) drives the line's adaptive limit."""
     count = settings.REGISTERFT_MAX_ISSUER_CALLS
-    if count <= 0:
-        yield
-        return
     keys = [f"call:{number}" for number in random.sample(range(1, count + 1), count)]  # noqa: S311 - spreads callers
     holder = secrets.token_hex(16)
     deadline = time.monotonic() + settings.REGISTERFT_ISSUER_TIMEOUT
-    while leases.lease_take(keys, holder=holder, seconds=claim_lease().total_seconds()) is None:
+    while keys and leases.lease_take(keys, holder=holder, seconds=claim_lease().total_seconds()) is None:
         if time.monotonic() >= deadline:
             metrics.issuer_call_observed(backend=backend, operation=operation, outcome="busy", seconds=0.0)
             raise IssuerUnavailable(
                 f"The portal's calls to the issuer are at their bound; {operation} found no free place in time"
             )
         time.sleep(CALL_WAIT_STEP_SECONDS * (1 + random.random()))  # noqa: S311
+    started, answered = time.monotonic(), True
     try:
         yield
+    except IssuerUnavailable:
+        answered = False  # a refusal (IssuerRejected) is an answer: the agent was not overloaded
+        raise
     finally:
-        leases.lease_release(keys, holder=holder)
+        if keys:
+            leases.lease_release(keys, holder=holder)
+        adaptive.limit_observe(operation=operation, seconds=time.monotonic() - started, ok=answered,
+                               ceiling=settings.REGISTERFT_MAX_IN_PROGRESS)

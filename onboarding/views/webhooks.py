@@ -114,22 +114,22 @@ class AcaPyWebhookView(View):
             metrics.webhook_delivery_observed(topic=counted, outcome="unauthorised")
             logger.warning("webhook refused topic=%s: wrong or missing x-api-key", topic[:50])
             return JsonResponse({"error": "unauthorised"}, status=401)
+        apply = TOPICS.get(topic)
+        if apply is None:
+            # The agent reports many topics; those the flow does not need are acknowledged unread.
+            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
+            return HttpResponse(status=204)
         payload = _read_payload(request)
         if payload is None:
             metrics.webhook_delivery_observed(topic=counted, outcome="bad_request")
             return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
-        apply = TOPICS.get(topic)
-        if apply is None:
-            # The agent reports many topics; those the flow does not need are acknowledged.
-            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
-            return HttpResponse(status=204)
         registration = apply(payload)
         metrics.webhook_delivery_observed(topic=counted, outcome="applied" if registration else "unmatched")
-        # Only ids and states: payloads may carry the credential's attributes.
-        logger.info(
-            "webhook topic=%s state=%s registration=%s",
-            topic, str(payload.get("state", ""))[:30], getattr(registration, "pk", None),
-        )
+        if registration is not None:
+            # Only ids and states: payloads may carry the credential's attributes. Events about
+            # others' records (most of what an agent reports) leave no line.
+            logger.info("webhook topic=%s state=%s registration=%s", topic, str(payload.get("state", ""))[:30],
+                        registration.pk)
         return HttpResponse(status=204)
 
 

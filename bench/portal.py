@@ -1,0 +1,147 @@
+"""The portal under gunicorn with production settings, for the benchmark's scenarios."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def process_cpu_seconds(*pids: int) -> float:
+    """CPU time (user and system) used so far by ``pids`` and their direct children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(stat.parent.name) in pids or int(fields[1]) in pids:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+class Portal:
+    """The portal under gunicorn with production settings, in a temporary var folder."""
+
+    def __init__(self, *, workdir: Path, issuer_env: dict[str, str]):
+        self.workdir = workdir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.var_dir = workdir / "var"
+        self.session_dir = self.var_dir / "sessions"
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+            "DJANGO_STATIC_ROOT": str(workdir / "static"),
+            "REGISTERFT_VAR_DIR": str(self.var_dir),
+            # Every visitor of the benchmark comes from 127.0.0.1: the per-address limits (meant for a
+            # venue's network) would stop it within a second. The per-session ones stay as they are.
+            "REGISTERFT_RATE_INVITATIONS_PER_ADDRESS": "10000000/1m",
+            "REGISTERFT_RATE_OFFERS_PER_ADDRESS": "10000000/1m",
+            "REGISTERFT_LINE_PER_ADDRESS": "100000",
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **issuer_env,
+        }
+
+    def prepare(self) -> None:
+        self.session_dir.mkdir(parents=True)
+        for command in (["collectstatic", "--noinput", "-v0"], ["migrate", "--noinput", "-v0"]):
+            subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
+
+    def start(self) -> None:
+        log_file = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            # No control socket: its default path is shared by every gunicorn of this user.
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "registerft.wsgi"],
+            cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn stopped at start; see {self.workdir / 'gunicorn.log'}")
+            try:
+                answer = requests.get(self.base_url + "/bench/minimal", headers={"X-Forwarded-Proto": "https"},
+                                      timeout=2)
+                if answer.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def worker_rss_mb(self) -> list[float]:
+        assert self.process is not None
+        sizes = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if re.search(rf"^PPid:\s+{self.process.pid}$", text, re.M):
+                found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+                if found:
+                    sizes.append(int(found.group(1)) / 1024)
+        return sorted(sizes)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the master and its workers."""
+        assert self.process is not None
+        return process_cpu_seconds(self.process.pid)
+
+    def session_files(self) -> list[Path]:
+        return [path for path in self.session_dir.iterdir() if path.name.startswith("sessionid")]
+
+    def keep_sessions(self, keep: set[str]) -> None:
+        """Remove every session file but those of ``keep`` (the visitors replayed by wrk)."""
+        for path in self.session_files():
+            if path.name.removeprefix("sessionid") not in keep:
+                path.unlink(missing_ok=True)
+
+    def add_sessions(self, total: int, *, template: Path) -> None:
+        """Fill the session folder up to ``total`` files, each a copy of a real session."""
+        content = template.read_bytes()
+        missing = total - len(self.session_files())
+        for _ in range(max(0, missing)):
+            (self.session_dir / ("sessionid" + secrets.token_hex(16))).write_bytes(content)
+
+
