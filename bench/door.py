@@ -133,12 +133,12 @@ def _measure(portal, verifier: StandInVerifier, flow) -> list[float]:
 def report() -> str:
     """One line for the benchmark's report."""
     from bench import visitors as flow
-    from bench.__main__ import Portal, log
+    from bench.__main__ import Portal, log, standin_env
 
     log(f"the door: {ANSWERS} wallet answers to the door's result")
     verifier = StandInVerifier()
     with tempfile.TemporaryDirectory(prefix="registerft-bench-door-") as tmp:
-        portal = Portal(workdir=Path(tmp), backend="acapy", standin=verifier)
+        portal = Portal(workdir=Path(tmp), issuer_env=standin_env("acapy", verifier))
         portal.env.update({"ACAPY_ISSUER_DID": ISSUER_DID, "REGISTERFT_DOOR_POLL_INTERVAL_MS": str(POLL_MS)})
         try:
             portal.prepare()
