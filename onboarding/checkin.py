@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import throttle
-from onboarding.issuers import get_issuer
+from onboarding.issuers import get_issuer, is_configured
 from onboarding.issuers.base import IssuerError
 from onboarding.models import CheckIn, DoorRequest, Registration
 from onboarding.verifiers import get_verifier
@@ -235,9 +235,9 @@ def registration_withdraw(*, registration: Registration) -> bool:
 def _revoke(registration: Registration) -> str:
     """Revoke the registration's credential at its issuer: "yes", "no" (the backend cannot, or
     nothing to revoke) or "failed"."""
-    issuer = get_issuer()
-    if not registration.process_id or registration.backend != issuer.name:
+    if not registration.process_id or not is_configured(registration.backend):
         return "no"
+    issuer = get_issuer(registration.backend)
     try:
         with throttle.issuer_call(backend=issuer.name, operation="revoke_credential"):
             return "yes" if issuer.revoke_credential(process_id=registration.process_id) else "no"

@@ -13,7 +13,7 @@ from onboarding.verifiers.base import NoVerifier, Verifier
 def get_verifier() -> Verifier:
     """The door verifies with the agent that issues: ACA-Py and the demo issuer can; the original
     agent REST API has no verification we know of (manual check only)."""
-    backend = settings.REGISTERFT_ISSUER
+    backend = settings.REGISTERFT_ISSUERS[0]
     if backend == "acapy":
         from onboarding.verifiers.acapy import AcaPyVerifier
 

@@ -34,7 +34,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def agent_rest(settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = AGENT
     settings.AGENT_REST_ISSUER_URL = AGENT
     settings.AGENT_REST_API_KEY = "s3cret-api-key-value"
@@ -253,7 +253,7 @@ ACAPY = "http://acapy.test:8031"
 
 @pytest.fixture
 def acapy(settings):
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = ACAPY
     settings.ACAPY_ADMIN_API_KEY = "admin-key"
     get_issuer.cache_clear()

@@ -76,7 +76,7 @@ def test_readyz_is_503_when_the_cache_is_unreachable(client, monkeypatch):
 
 
 def test_readyz_stays_ready_when_the_issuer_is_down(client, settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = "http://agent.test"
     get_issuer.cache_clear()
     with responses.RequestsMock() as mock:
