@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from onboarding.issuers import get_issuer, issuer_names
-from onboarding.issuers.base import Invitation, IssuerError, IssuerHealth
+from onboarding.issuers.base import Flow, Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
 from onboarding.services import issuer_call
 
@@ -87,10 +87,11 @@ def issuer_status(backend: str = "") -> IssuerHealth:
 
 
 def invitation_create(*, label: str, base_url: str, backend: str = "") -> Invitation:
-    """A new invitation at the issuer ``backend`` ("" the first the portal runs), its URL made
-    absolute with ``base_url`` where the issuer gives a path of the portal (the demo issuer).
-    Raises ``IssuerError``."""
-    issuer = get_issuer(backend)
+    """A new invitation at the issuer ``backend`` ("" the first the portal runs that invites:
+    a connection-first one), its URL made absolute with ``base_url`` where the issuer gives a
+    path of the portal (the demo issuer). Raises ``IssuerError``."""
+    inviting = [name for name in issuer_names() if get_issuer(name).flow == Flow.CONNECTION_FIRST]
+    issuer = get_issuer(backend or (inviting or [""])[0])
     with issuer_call("create_invitation", backend=issuer.name):
         invitation = issuer.create_invitation(label=label)
     if invitation.url.startswith("/"):
@@ -128,7 +129,9 @@ class RegistrationTable:
 
 def _export_columns() -> tuple[str, ...]:
     fields = [str(field["name"]) for field in settings.REGISTERFT_FORM_FIELDS]
-    return ("id", "state", "failure", "created_at", "issued_at", *fields)
+    # Several backends: which kind of wallet each registration was made for (with one, no column).
+    backend = ("backend",) if len(issuer_names()) > 1 else ()
+    return ("id", "state", *backend, "failure", "created_at", "issued_at", *fields)
 
 
 def _moment(value: datetime | None) -> str:
@@ -136,13 +139,15 @@ def _moment(value: datetime | None) -> str:
 
 
 def registration_table(*, registrations: Iterable[Registration]) -> RegistrationTable:
-    """The registrations' state, times (in the portal's time zone) and submitted details."""
+    """The registrations' state, backend (where the portal runs several), times (in the portal's
+    time zone) and submitted details."""
     columns = _export_columns()
     rows = []
     for registration in registrations:
         row = {
             "id": str(registration.pk),
             "state": registration.state,
+            **({"backend": registration.backend} if "backend" in columns else {}),
             "failure": registration.failure,
             "created_at": _moment(registration.created_at),
             "issued_at": _moment(registration.issued_at),

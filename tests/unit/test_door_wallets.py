@@ -63,3 +63,24 @@ def test_with_one_backend_the_door_says_nothing_of_other_wallets(staff, settings
     settings.REGISTERFT_ISSUERS = ("demo",)
     page = door_request_page(staff)[1]
     assert "For:" not in page and "cannot check these wallets" not in page and "Another kind" not in page
+
+
+@pytest.mark.parametrize(
+    ("path", "header"), [("/webhooks/acapy/topic/connections/", "HTTP_X_API_KEY"), ("/webhooks/swiyu/", "HTTP_X_API_KEY")]
+)
+def test_a_webhook_of_a_backend_the_portal_does_not_run_is_not_found(client, settings, path, header):
+    settings.REGISTERFT_ISSUERS = ("demo",)
+    settings.ACAPY_WEBHOOK_SECRET = settings.SWIYU_WEBHOOK_KEY = "lingering-key"
+    assert client.post(path, "{}", content_type="application/json", **{header: "lingering-key"}).status_code == 404
+
+
+def test_each_backend_keeps_its_own_webhook_and_key(client, settings):
+    settings.REGISTERFT_ISSUERS = ("swiyu", "acapy")
+    settings.ACAPY_WEBHOOK_SECRET = "acapy-key"
+    settings.SWIYU_WEBHOOK_KEY = "swiyu-key"
+    post = client.post
+    assert post("/webhooks/acapy/topic/basicmessages/", "{}", content_type="application/json",
+                HTTP_X_API_KEY="swiyu-key").status_code == 401
+    assert post("/webhooks/acapy/topic/basicmessages/", "{}", content_type="application/json",
+                HTTP_X_API_KEY="acapy-key").status_code == 204
+    assert post("/webhooks/swiyu/", "{}", content_type="application/json", HTTP_X_API_KEY="acapy-key").status_code == 401
