@@ -344,7 +344,7 @@ def calls_with(backend: str, workdir: Path) -> dict[str, Any]:
 
 def standin_env(backend: str, standin: FakeAgent) -> dict[str, str]:
     return {
-        "REGISTERFT_ISSUER": backend,
+        "REGISTERFT_ISSUERS": backend,
         "AGENT_REST_CONNECTION_URL": standin.base_url,
         "AGENT_REST_ISSUER_URL": standin.base_url,
         "AGENT_REST_CREDENTIAL_DEFINITION_ID": "bench:3:CL:1:registerft",

@@ -591,7 +591,7 @@ def run_event(workdir: Path) -> EventResult:
         log(f"starting the issuer agent and {WALLETS} wallets (ACA-Py)")
         agents.start()
         portal.env.update({
-            "REGISTERFT_ISSUER": "acapy",
+            "REGISTERFT_ISSUERS": "acapy",
             "ACAPY_ADMIN_URL": agents.issuer.admin_url,
             "ACAPY_ADMIN_API_KEY": agents.issuer.api_key,
             "ACAPY_WEBHOOK_SECRET": secret,

@@ -21,11 +21,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import throttle
-from onboarding.issuers import get_issuer
+from onboarding.issuers import get_issuer, is_configured
 from onboarding.issuers.base import IssuerError
 from onboarding.models import CheckIn, DoorRequest, Registration
 from onboarding.verifiers import get_verifier
-from onboarding.verifiers.base import Answer, Presentation, PresentedCredential
+from onboarding.verifiers.base import Answer, Presentation, PresentedCredential, Verifier
 
 logger = logging.getLogger("onboarding.door")
 
@@ -46,18 +46,24 @@ class Staff:
     door: str
 
 
-def _ask(operation: str):
-    return throttle.issuer_call(backend=get_verifier().name, operation=operation)
+def _ask(operation: str, verifier_name: str):
+    return throttle.issuer_call(backend=verifier_name, operation=operation)
+
+
+def _verifier_of(door_request: DoorRequest):
+    """The verifier that made the request: each answer is read where its request was made."""
+    return get_verifier(door_request.backend)
 
 
 # --- A fresh request per visitor ----------------------------------------------------------------
 
 
-def checkin_request_new(*, door: str) -> DoorRequest:
-    """A new proof request at the verifier, for the door to show. Raises ``IssuerError`` (the
-    verifier's family), ``CannotVerify`` where the backend cannot verify."""
-    verifier = get_verifier()
-    with _ask("create_proof_request"):
+def checkin_request_new(*, door: str, backend: str = "") -> DoorRequest:
+    """A new proof request at the verifier of ``backend`` ("" the first that can verify), for the
+    door to show. Raises ``IssuerError`` (the verifier's family), ``CannotVerify`` where the
+    backend cannot verify."""
+    verifier = get_verifier(backend)
+    with _ask("create_proof_request", verifier.name):
         request = verifier.create_request(label=settings.REGISTERFT_EVENT_NAME)
     return DoorRequest.objects.create(
         backend=verifier.name, door=door[:60], request_id=request.request_id, thread_id=request.thread_id,
@@ -72,7 +78,7 @@ def door_request_expires_at(door_request: DoorRequest) -> datetime:
 def _claim_check(door_request: DoorRequest) -> bool:
     """One poll per interval asks the verifier, whatever the number of tabs polling."""
     now = timezone.now()
-    interval = get_verifier().check_interval
+    interval = _verifier_of(door_request).check_interval
     if interval is None:
         interval = settings.REGISTERFT_DOOR_POLL_INTERVAL_MS * 0.8 / 1000
     due = Q(checked_at__isnull=True) | Q(checked_at__lte=now - timedelta(seconds=interval))
@@ -90,8 +96,9 @@ def checkin_request_progress(*, door_request: DoorRequest, staff: Staff) -> Door
     expired = timezone.now() > door_request_expires_at(door_request)
     if not expired and not _claim_check(door_request):
         return door_request
-    with _ask("proof_status"):
-        presentation = get_verifier().presentation(request_id=door_request.request_id)
+    verifier = _verifier_of(door_request)
+    with _ask("proof_status", verifier.name):
+        presentation = verifier.presentation(request_id=door_request.request_id)
     if presentation.answer == Answer.PENDING:
         if expired:
             return _settle(door_request, DoorRequest.State.NO_ANSWER)
@@ -118,7 +125,7 @@ def _settle(door_request: DoorRequest, state: str, check_in: CheckIn | None = No
 def _decide(door_request: DoorRequest, presentation: Presentation, staff: Staff) -> DoorRequest:
     """The door's rules, once per request: the one poll that settles the request records the
     check-in, in the same transaction."""
-    registration, reason = judge(presentation)
+    registration, reason = judge(presentation, verifier=_verifier_of(door_request))
     credential_id = presentation.credential.id if presentation.credential else ""
     with transaction.atomic():
         claimed = DoorRequest.objects.filter(pk=door_request.pk, state=DoorRequest.State.PENDING).update(
@@ -144,13 +151,14 @@ def _registration_of(credential: PresentedCredential) -> Registration | None:
     return Registration.objects.filter(pk=pk, state=Registration.State.ISSUED).first()
 
 
-def judge(presentation: Presentation) -> tuple[Registration | None, str]:
+def judge(presentation: Presentation, *, verifier: Verifier | None = None) -> tuple[Registration | None, str]:
     """The registration a presentation stands for, and the reason to refuse it ("" to admit).
 
     In this order: a credential of this event at all (its type and issuer), its signatures (the
     agent's word), its expiry, the holder (where the credential names one, the presentation's
-    signer must be it: ACA-Py does not compare them), then the registration it names."""
-    verifier = get_verifier()
+    signer must be it: ACA-Py does not compare them), then the registration it names. ``verifier``:
+    the one that made the request (None: the door's first)."""
+    verifier = verifier or get_verifier()
     credential = presentation.credential
     if credential is None or verifier.credential_type not in credential.types:
         return None, Reason.WRONG_CREDENTIAL
@@ -235,9 +243,9 @@ def registration_withdraw(*, registration: Registration) -> bool:
 def _revoke(registration: Registration) -> str:
     """Revoke the registration's credential at its issuer: "yes", "no" (the backend cannot, or
     nothing to revoke) or "failed"."""
-    issuer = get_issuer()
-    if not registration.process_id or registration.backend != issuer.name:
+    if not registration.process_id or not is_configured(registration.backend):
         return "no"
+    issuer = get_issuer(registration.backend)
     try:
         with throttle.issuer_call(backend=issuer.name, operation="revoke_credential"):
             return "yes" if issuer.revoke_credential(process_id=registration.process_id) else "no"

@@ -8,24 +8,42 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
 
-from onboarding.verifiers import get_verifier
+from onboarding.verifiers import get_verifier, verifying_backends
 
 DEMO_ISSUER = "onboarding.W001"
+OLD_ISSUER_SETTING = "onboarding.W002"
 NO_VERIFIER = "onboarding.W010"
 
 
 @register(Tags.security, deploy=True)
 def demo_issuer_in_production(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The demo issuer is the default so that development needs no agent; in production it issues
-    nothing real, so it runs there only when the operator names it."""
-    if settings.DEBUG or settings.REGISTERFT_ISSUER != "demo" or settings.REGISTERFT_ISSUER_CHOSEN:
+    nothing real, so it runs there only when the operator names it, and alone: beside a real
+    backend it would be a choice that gives visitors nothing (a leftover, most likely)."""
+    issuers = tuple(settings.REGISTERFT_ISSUERS)
+    if settings.DEBUG or "demo" not in issuers or (settings.REGISTERFT_ISSUER_CHOSEN and len(issuers) == 1):
         return []
     return [
         Warning(
             "The portal runs the demo issuer with DJANGO_DEBUG off: visitors get nothing real, only "
             "the portal's own stand-in wallet page.",
-            hint="Set REGISTERFT_ISSUER to agent-rest or acapy, or to demo if a demo is what you mean.",
+            hint="Set REGISTERFT_ISSUERS to the real backends (agent-rest, acapy, swiyu), or to demo alone if a "
+            "demo is what you mean.",
             id=DEMO_ISSUER,
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def old_issuer_setting(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``REGISTERFT_ISSUER`` still works, and says what to change."""
+    if not settings.REGISTERFT_ISSUER_OLD_NAME:
+        return []
+    return [
+        Warning(
+            "REGISTERFT_ISSUER is deprecated: it is the old name of REGISTERFT_ISSUERS.",
+            hint=f"Set REGISTERFT_ISSUERS={','.join(settings.REGISTERFT_ISSUERS)} instead of REGISTERFT_ISSUER.",
+            id=OLD_ISSUER_SETTING,
         )
     ]
 
@@ -33,13 +51,13 @@ def demo_issuer_in_production(app_configs: Any = None, **kwargs: Any) -> list[Ch
 @register(Tags.compatibility, deploy=True)
 def door_can_verify(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The door needs a backend that can verify, or it checks visitors in by name only."""
-    verifier = get_verifier()
-    if verifier.can_verify:
+    if verifying_backends():
         return []
+    verifier = get_verifier()
     return [
         Warning(
             f"The issuer backend {verifier.name!r} cannot verify credentials: the door checks visitors in by name only.",
-            hint="Use REGISTERFT_ISSUER=acapy (or demo) for check-in with the wallet; see docs/door.md.",
+            hint="Add acapy (or demo) to REGISTERFT_ISSUERS for check-in with the wallet; see docs/door.md.",
             id=NO_VERIFIER,
         )
     ]

@@ -13,5 +13,5 @@ def portal(request: HttpRequest) -> dict:
         "event_logo": settings.REGISTERFT_EVENT_LOGO,
         # The event's own colours come in a small extra stylesheet, only when they are set.
         "brand_css": colours != DEFAULT_COLOURS,
-        "demo_mode": settings.REGISTERFT_ISSUER == "demo",
+        "demo_mode": "demo" in settings.REGISTERFT_ISSUERS,
     }

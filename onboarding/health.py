@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from onboarding import metrics, throttle
-from onboarding.issuers import get_issuer
+from onboarding.issuers import issuer_names
 from onboarding.models import Registration
 from onboarding.operations import issuer_status
 
@@ -41,6 +41,8 @@ class Readiness:
     database: bool
     cache: bool
     issuer: dict[str, Any]
+    # Every backend the portal runs, the first of them ``issuer``.
+    issuers: list[dict[str, Any]]
 
     @property
     def ready(self) -> bool:
@@ -75,7 +77,8 @@ READINESS_CACHE_KEY = "registerft:readiness"
 def readiness() -> Readiness:
     """Whether this instance can serve visitors: its database and its cache answer."""
     cache_ok = cache_reachable()
-    return Readiness(database=database_reachable(), cache=cache_ok, issuer=issuer_reachability(use_cache=cache_ok))
+    issuers = issuers_reachability(use_cache=cache_ok)
+    return Readiness(database=database_reachable(), cache=cache_ok, issuer=issuers[0], issuers=issuers)
 
 
 _refresh_lock = threading.Lock()
@@ -83,11 +86,18 @@ _refresh_thread: threading.Thread | None = None
 
 
 def issuer_reachability(*, use_cache: bool = True) -> dict[str, Any]:
-    """The issuer's reachability from the last health check, at most a few seconds old.
+    """The first backend's reachability (the only one's, where the portal runs one)."""
+    return issuers_reachability(use_cache=use_cache)[0]
 
-    Never waits for the issuer: a stale or missing answer starts one check in the background (one
-    per process at a time) and the last known answer is returned, ``reachable`` None when there is
-    none yet. A probe called every second thus costs the issuer one call per interval.
+
+def issuers_reachability(*, use_cache: bool = True) -> list[dict[str, Any]]:
+    """Each backend's reachability from the last health check, at most a few seconds old, in
+    the order of ``REGISTERFT_ISSUERS``.
+
+    Never waits for an issuer: a stale or missing answer starts one check of every backend in the
+    background (one per process at a time) and the last known answers are returned, ``reachable``
+    None where there is none yet. A probe called every second thus costs each issuer one call per
+    interval.
     """
     report = None
     if use_cache:
@@ -98,9 +108,8 @@ def issuer_reachability(*, use_cache: bool = True) -> dict[str, Any]:
     max_age = settings.REGISTERFT_ISSUER_HEALTH_INTERVAL
     if report is None or time.time() - report.get("at", 0) > max_age:
         _start_issuer_refresh()
-    if report is None:
-        return {"backend": get_issuer().name, "reachable": None, "checked_at": None}
-    return {key: value for key, value in report.items() if key != "at"}
+    known = {issuer["backend"]: issuer for issuer in (report or {}).get("issuers", [])}
+    return [known.get(name) or {"backend": name, "reachable": None, "checked_at": None} for name in issuer_names()]
 
 
 def _start_issuer_refresh() -> None:
@@ -113,14 +122,16 @@ def _start_issuer_refresh() -> None:
 
 
 def issuer_refresh_health() -> dict[str, Any]:
-    """Ask the issuer now and keep the answer for ``issuer_reachability``."""
-    health = issuer_status()
-    report = {
-        "backend": health.backend,
-        "reachable": health.reachable,
-        "checked_at": timezone.now().isoformat(timespec="seconds"),
-        "at": time.time(),
-    }
+    """Ask every backend now and keep the answers for ``issuers_reachability``."""
+    issuers = []
+    for name in issuer_names():
+        health = issuer_status(name)
+        issuers.append({
+            "backend": health.backend,
+            "reachable": health.reachable,
+            "checked_at": timezone.now().isoformat(timespec="seconds"),
+        })
+    report = {"issuers": issuers, "at": time.time()}
     try:
         cache.set(ISSUER_HEALTH_CACHE_KEY, report, None)
     except Exception:  # noqa: BLE001 - without a cache the next probe simply asks again
@@ -162,14 +173,26 @@ class PortalStateCollector(Collector):
             registrations.add_metric([state], counts.get(state, 0))
         yield registrations
 
-        issuer = issuer_reachability()
+        by_backend = GaugeMetricFamily(
+            "registerft_registrations_by_backend",
+            "Registrations in the database, by the issuer backend (the kind of wallet) and state.",
+            labels=["backend", "state"],
+        )
+        rows = Registration.objects.values_list("backend", "state").annotate(n=Count("pk"))
+        counted = {(backend, state): n for backend, state, n in rows}
+        for backend in sorted(set(issuer_names()) | {backend for backend, _state in counted}):
+            for state in Registration.State.values:
+                by_backend.add_metric([backend, state], counted.get((backend, state), 0))
+        yield by_backend
+
         up = GaugeMetricFamily(
             "registerft_issuer_up",
             "1 when the issuer answered its last health check, 0 when not (absent before the first check).",
             labels=["backend"],
         )
-        if issuer["reachable"] is not None:
-            up.add_metric([issuer["backend"]], 1 if issuer["reachable"] else 0)
+        for issuer in issuers_reachability():
+            if issuer["reachable"] is not None:
+                up.add_metric([issuer["backend"]], 1 if issuer["reachable"] else 0)
         yield up
         yield from line_gauges()
 

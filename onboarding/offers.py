@@ -22,7 +22,7 @@ from onboarding.issuers.base import CredentialOffer, IssuerError, IssuerRejected
 from onboarding.models import Registration
 from onboarding.rules import registration_stuck_at
 from onboarding.selectors import DONE_SESSION_KEY, SESSION_KEY, registration_for_session
-from onboarding.services import Closed, Started, check_issuer, issuer_call, transition
+from onboarding.services import Closed, Started, check_issuer, issuer_call, issuer_of, transition
 from onboarding.window import registration_window
 
 logger = logging.getLogger("onboarding.flow")
@@ -82,8 +82,9 @@ def _send_claimed_offer(registration: Registration, attributes: dict[str, str]) 
     try may send it."""
     throttle.place_take_in_flow(holder=str(registration.pk))
     try:
-        with issuer_call("offer_credential"):
-            return get_issuer().offer_credential(
+        issuer = issuer_of(registration)
+        with issuer_call("offer_credential", backend=issuer.name):
+            return issuer.offer_credential(
                 connection_id=registration.connection_id, attributes=attributes, reference=str(registration.pk)
             )
     except IssuerError:
@@ -158,17 +159,20 @@ def _offer_link_fields(offer: CredentialOffer) -> dict[str, str]:
 # the details are kept at once, and the offer is made when a place at the issuer is theirs.
 
 
-def visitor_details(*, session: MutableMapping[str, Any], attributes: dict[str, str]) -> Closed | Started:
+def visitor_details(
+    *, session: MutableMapping[str, Any], attributes: dict[str, str], backend: str = ""
+) -> Closed | Started:
     """The details form of the offer-first order: the details are kept, and nothing else is done
     here; the offer's page asks for the offer when the visitor's turn comes (``visitor_offer``),
-    so that a reload or an issuer's failure never loses what was typed."""
+    so that a reload or an issuer's failure never loses what was typed. ``backend``: the
+    visitor's chosen one, "" for the only one."""
     window = registration_window()
     if not window.is_open:
         return Closed(window)
     registration = registration_for_session(session)
     if registration is None or registration.state == State.FAILED:
         registration = Registration.objects.create(
-            id=uuid.uuid4(), backend=get_issuer().name, state=State.SAVED, attributes=attributes,
+            id=uuid.uuid4(), backend=get_issuer(backend).name, state=State.SAVED, attributes=attributes,
             invitation_id="", invitation_url="",
         )
         session[SESSION_KEY] = {"registration": str(registration.pk)}

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from onboarding.issuers import get_issuer
-from onboarding.issuers.base import Invitation, IssuerError, IssuerHealth
+from onboarding.issuers import get_issuer, issuer_names
+from onboarding.issuers.base import Flow, Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
 from onboarding.services import issuer_call
 
@@ -68,9 +68,10 @@ def mask_settings(values: dict[str, str]) -> dict[str, str]:
     return masked
 
 
-def issuer_status() -> IssuerHealth:
-    """Ask the configured issuer whether it answers, with its settings masked for printing."""
-    issuer = get_issuer()
+def issuer_status(backend: str = "") -> IssuerHealth:
+    """Ask an issuer the portal runs ("" the first) whether it answers, with its settings masked
+    for printing."""
+    issuer = get_issuer(backend)
     started = time.monotonic()
     try:
         health = issuer.health()
@@ -85,11 +86,14 @@ def issuer_status() -> IssuerHealth:
 # --- Invitations for a kiosk or a wallet test ------------------------------------------------
 
 
-def invitation_create(*, label: str, base_url: str) -> Invitation:
-    """A new invitation at the issuer, its URL made absolute with ``base_url`` where the issuer
-    gives a path of the portal (the demo issuer). Raises ``IssuerError``."""
-    with issuer_call("create_invitation"):
-        invitation = get_issuer().create_invitation(label=label)
+def invitation_create(*, label: str, base_url: str, backend: str = "") -> Invitation:
+    """A new invitation at the issuer ``backend`` ("" the first the portal runs that invites:
+    a connection-first one), its URL made absolute with ``base_url`` where the issuer gives a
+    path of the portal (the demo issuer). Raises ``IssuerError``."""
+    inviting = [name for name in issuer_names() if get_issuer(name).flow == Flow.CONNECTION_FIRST]
+    issuer = get_issuer(backend or (inviting or [""])[0])
+    with issuer_call("create_invitation", backend=issuer.name):
+        invitation = issuer.create_invitation(label=label)
     if invitation.url.startswith("/"):
         invitation = replace(invitation, url=base_url.rstrip("/") + invitation.url)
     return invitation
@@ -125,7 +129,9 @@ class RegistrationTable:
 
 def _export_columns() -> tuple[str, ...]:
     fields = [str(field["name"]) for field in settings.REGISTERFT_FORM_FIELDS]
-    return ("id", "state", "failure", "created_at", "issued_at", *fields)
+    # Several backends: which kind of wallet each registration was made for (with one, no column).
+    backend = ("backend",) if len(issuer_names()) > 1 else ()
+    return ("id", "state", *backend, "failure", "created_at", "issued_at", *fields)
 
 
 def _moment(value: datetime | None) -> str:
@@ -133,13 +139,15 @@ def _moment(value: datetime | None) -> str:
 
 
 def registration_table(*, registrations: Iterable[Registration]) -> RegistrationTable:
-    """The registrations' state, times (in the portal's time zone) and submitted details."""
+    """The registrations' state, backend (where the portal runs several), times (in the portal's
+    time zone) and submitted details."""
     columns = _export_columns()
     rows = []
     for registration in registrations:
         row = {
             "id": str(registration.pk),
             "state": registration.state,
+            **({"backend": registration.backend} if "backend" in columns else {}),
             "failure": registration.failure,
             "created_at": _moment(registration.created_at),
             "issued_at": _moment(registration.issued_at),
@@ -226,22 +234,23 @@ def registration_purge(
 
 
 def _forget_at_the_agent(ids: list[uuid.UUID]) -> tuple[int, set[uuid.UUID]]:
-    """Delete the configured agent's records of these registrations' offers. Returns how many it
-    deleted, and the registrations whose records it could not delete: those stay in the portal,
-    with the handles a later run needs."""
-    issuer = get_issuer()
+    """Delete each agent's records of these registrations' offers (each registration's own
+    backend, of those the portal runs). Returns how many they deleted, and the registrations whose
+    records could not be deleted: those stay in the portal, with the handles a later run needs."""
     deleted, kept = 0, set()
-    handles = Registration.objects.filter(pk__in=ids, backend=issuer.name).values_list(
-        "pk", "process_id", "previous_process_id"
-    )
-    for pk, *offers in handles:
-        for process_id in filter(None, offers):
-            try:
-                with issuer_call("forget_credential"):
-                    deleted += issuer.forget_credential(process_id=process_id)
-            except IssuerError as err:
-                logger.warning("purge: the agent kept credential record registration=%s error=%s", pk, err)
-                kept.add(pk)
+    for backend in issuer_names():
+        issuer = get_issuer(backend)
+        handles = Registration.objects.filter(pk__in=ids, backend=issuer.name).values_list(
+            "pk", "process_id", "previous_process_id"
+        )
+        for pk, *offers in handles:
+            for process_id in filter(None, offers):
+                try:
+                    with issuer_call("forget_credential", backend=issuer.name):
+                        deleted += issuer.forget_credential(process_id=process_id)
+                except IssuerError as err:
+                    logger.warning("purge: the agent kept credential record registration=%s error=%s", pk, err)
+                    kept.add(pk)
     return deleted, kept
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router
 
-from onboarding.issuers import get_issuer
+from onboarding.issuers import UnknownBackend, get_issuer, issuer_names
 from onboarding.issuers.base import Flow, credential_offer_json, invitation_oob
 from onboarding.models import Registration
 
@@ -25,6 +25,8 @@ logger = logging.getLogger("onboarding.flow")
 
 SESSION_KEY = "registerft"
 DONE_SESSION_KEY = "registerft_done"
+# The backend of the kind of wallet the visitor chose, where the portal runs several.
+CHOICE_SESSION_KEY = "registerft_wallet"
 
 State = Registration.State
 
@@ -39,18 +41,50 @@ class Step:
     SUCCESS = "success"
 
 
-def offer_first() -> bool:
-    """Whether the configured backend runs the offer-first order: details, then one QR code with
-    the offer, then success (``Flow``)."""
-    return get_issuer().flow == Flow.OFFER_FIRST
+def wallet_choice_needed() -> bool:
+    """Whether the visitor chooses their kind of wallet: the portal runs several backends."""
+    return len(issuer_names()) > 1
 
 
-def registration_step(registration: Registration | None) -> str:
-    """The step (URL name) where a visitor with this registration belongs."""
-    if offer_first():
-        return _offer_first_step(registration)
+def chosen_backend(session: Mapping[str, Any]) -> str:
+    """The backend for the visitor's kind of wallet: the only one, or the one they chose among
+    several ("" before they chose)."""
+    names = issuer_names()
+    if len(names) == 1:
+        return names[0]
+    chosen = session.get(CHOICE_SESSION_KEY)
+    return chosen if chosen in names else ""
+
+
+def visitor_backend(session: Mapping[str, Any], registration: Registration | None) -> str:
+    """The backend the visitor's pages follow: their registration's, else their choice's."""
+    return registration.backend if registration is not None else chosen_backend(session)
+
+
+def offer_first(backend: str = "") -> bool:
+    """Whether this backend ("" the first the portal runs) runs the offer-first order: details,
+    then one QR code with the offer, then success (``Flow``)."""
+    try:
+        return get_issuer(backend).flow == Flow.OFFER_FIRST
+    except UnknownBackend:
+        return False
+
+
+def visitor_step(session: Mapping[str, Any], registration: Registration | None) -> str:
+    """The step where this visitor belongs: their registration's, else the first of the order
+    of the backend they chose (the start page, which asks, before they chose)."""
+    return registration_step(registration, backend=chosen_backend(session))
+
+
+def registration_step(registration: Registration | None, *, backend: str = "") -> str:
+    """The step (URL name) where a visitor with this registration belongs. Without one, the
+    first step of ``backend``'s order ("" the only backend's; with several the start page)."""
     if registration is None:
-        return Step.START
+        if not backend and wallet_choice_needed():
+            return Step.START
+        return Step.NAME if offer_first(backend) else Step.START
+    if offer_first(registration.backend):
+        return _offer_first_step(registration)
     if registration.state == State.INVITED:
         return Step.CHECK_CONNECTION
     if registration.state == State.CONNECTED:

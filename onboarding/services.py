@@ -21,18 +21,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import throttle
-from onboarding.issuers import get_issuer
+from onboarding.issuers import UnknownBackend, get_issuer
 from onboarding.issuers.base import (
     ConnectionState,
     ConnectionStatus,
     CredentialState,
     CredentialStatus,
+    Issuer,
     IssuerError,
+    IssuerRejected,
     IssuerTimeout,
     IssuerUnavailable,
 )
 from onboarding.models import Registration
 from onboarding.selectors import (
+    CHOICE_SESSION_KEY,
     DONE_SESSION_KEY,
     SESSION_KEY,
     registration_for_session,
@@ -49,10 +52,20 @@ SETTLED = (State.CONNECTED, State.ISSUED, State.FAILED)
 
 
 @contextmanager
-def issuer_call(operation: str) -> Iterator[None]:
-    """Every call the flow makes to the issuer holds one of the throttle's call slots."""
-    with throttle.issuer_call(backend=get_issuer().name, operation=operation):
+def issuer_call(operation: str, *, backend: str) -> Iterator[None]:
+    """Every call the flow makes to an issuer holds one of the throttle's call slots."""
+    with throttle.issuer_call(backend=backend, operation=operation):
         yield
+
+
+def issuer_of(registration: Registration) -> Issuer:
+    """The backend a registration was made with: every question about it goes there. Raises
+    ``IssuerRejected`` when the portal no longer runs that backend (the visitor is told the
+    issuer cannot go on, and may start again with a backend it runs)."""
+    try:
+        return get_issuer(registration.backend)
+    except UnknownBackend as err:
+        raise IssuerRejected(f"The portal no longer runs the issuer backend {registration.backend!r}") from err
 
 
 # --- A new visitor at the door ------------------------------------------------------------------
@@ -69,7 +82,7 @@ class Started:
 
 
 def visitor_start(
-    *, session: MutableMapping[str, Any], address: str, label: str
+    *, session: MutableMapping[str, Any], address: str, label: str, backend: str = ""
 ) -> Closed | throttle.Waiting | throttle.Limited | Started:
     """The start page's one question: may this visitor have an invitation now?
 
@@ -77,7 +90,8 @@ def visitor_start(
     reload is free). A new visitor beyond the agent's places waits in line (``Waiting``); waiting
     costs the agent nothing, so only a visitor let in is counted by the rate limits
     (``Limited``). Raises ``IssuerError`` when the issuer cannot create the invitation: the place
-    goes back at once and the visitor keeps their place in line.
+    goes back at once and the visitor keeps their place in line. ``backend``: the visitor's chosen
+    one (connection-first), "" for the only one.
     """
     window = registration_window()
     if not window.is_open:
@@ -96,7 +110,9 @@ def visitor_start(
         return admitted
     try:
         throttle.rate_check(action=throttle.Action.INVITATION, session=session, address=address)
-        registration = registration_start(session=session, label=label, registration_id=registration_id)
+        registration = registration_start(
+            session=session, label=label, registration_id=registration_id, backend=backend
+        )
     except throttle.RateLimited as err:
         throttle.line_failed(session=session, holder=admitted.holder)
         return err.limited
@@ -111,15 +127,17 @@ def visitor_start(
 
 
 def registration_start(
-    *, session: MutableMapping[str, Any], label: str, registration_id: uuid.UUID | None = None
+    *, session: MutableMapping[str, Any], label: str, registration_id: uuid.UUID | None = None, backend: str = ""
 ) -> Registration:
-    """A new registration with an invitation created at the issuer. ``registration_id`` is the id
-    the throttle's place was taken for. Raises ``IssuerError``."""
-    with issuer_call("create_invitation"):
-        invitation = get_issuer().create_invitation(label=label)
+    """A new registration with an invitation created at the issuer ``backend`` ("" the first the
+    portal runs). ``registration_id`` is the id the throttle's place was taken for. Raises
+    ``IssuerError``."""
+    issuer = get_issuer(backend)
+    with issuer_call("create_invitation", backend=issuer.name):
+        invitation = issuer.create_invitation(label=label)
     registration = Registration.objects.create(
         id=registration_id or uuid.uuid4(),
-        backend=get_issuer().name,
+        backend=issuer.name,
         invitation_id=invitation.invitation_id,
         invitation_url=invitation.url,
         connection_id=invitation.connection_id,
@@ -132,13 +150,15 @@ def registration_start(
 
 
 def registration_forget(*, session: MutableMapping[str, Any]) -> None:
-    """Detach the visitor's session from its registration ("start again"); its place at the
-    agent, if it held one, goes to the next visitor."""
+    """Detach the visitor's session from its registration and their choice of wallet ("start
+    again"); its place at the agent, if it held one, goes to the next visitor."""
     registration = registration_for_session(session)
     if registration is not None:
         throttle.place_release(holder=str(registration.pk))
     session.pop(SESSION_KEY, None)
     session.pop(DONE_SESSION_KEY, None)
+    # Where the portal runs several backends, starting again asks for the kind of wallet again.
+    session.pop(CHOICE_SESSION_KEY, None)
 
 
 def registration_complete(*, session: MutableMapping[str, Any], registration: Registration) -> None:
@@ -273,8 +293,11 @@ class Progress:
     error: IssuerError | None = None
 
 
-def _check_interval() -> float:
-    issuer = get_issuer()
+def _check_interval(registration: Registration) -> float:
+    try:
+        issuer = get_issuer(registration.backend)
+    except UnknownBackend:
+        return settings.REGISTERFT_STATUS_CHECK_INTERVAL
     if issuer.check_interval is not None:
         return issuer.check_interval
     if issuer.pushes_state:
@@ -284,7 +307,7 @@ def _check_interval() -> float:
 
 def _claim_check(registration: Registration) -> bool:
     """True for the one caller who may ask the issuer now; the claim is shared by every worker."""
-    interval = _check_interval()
+    interval = _check_interval(registration)
     now = timezone.now()
     if interval <= 0:
         return True
@@ -303,16 +326,16 @@ def check_issuer(registration: Registration, *, force: bool = False) -> Progress
     if not force and not _claim_check(registration):
         # Between two checks a poll still says why nothing moves, so the page keeps backing off.
         return Progress(registration, _remembered_issuer_error(registration))
-    issuer = get_issuer()
     try:
+        issuer = issuer_of(registration)
         if registration.state == State.INVITED:
-            with issuer_call("connection_status"):
+            with issuer_call("connection_status", backend=issuer.name):
                 status = issuer.connection_status(
                     invitation_id=registration.invitation_id, connection_id=registration.connection_id
                 )
             registration = registration_apply_connection(registration=registration, status=status)
         else:
-            with issuer_call("credential_status"):
+            with issuer_call("credential_status", backend=issuer.name):
                 credential = issuer.credential_status(process_id=registration.process_id)
             registration = registration_apply_credential(registration=registration, status=credential)
     except IssuerError as err:
@@ -337,7 +360,7 @@ def _issuer_error_key(registration: Registration) -> str:
 
 def _remember_issuer_error(registration: Registration, error: IssuerError) -> None:
     kind = next(name for name, kind in ISSUER_ERROR_KINDS.items() if isinstance(error, kind))
-    cache.set(_issuer_error_key(registration), kind, timeout=max(_check_interval() * 2, 1))
+    cache.set(_issuer_error_key(registration), kind, timeout=max(_check_interval(registration) * 2, 1))
 
 
 def _remembered_issuer_error(registration: Registration) -> IssuerError | None:

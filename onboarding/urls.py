@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from onboarding.views import demo, flow, webhooks
+from onboarding.views import demo, flow, wallets, webhooks
 
 app_name = "onboarding"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("loading/again/", flow.ResendOfferView.as_view(), name="resend_offer"),
     re_path(r"^success/?$", flow.SuccessView.as_view(), name="success"),
     path("restart/", flow.RestartView.as_view(), name="restart"),
+    path("wallet/", wallets.ChooseWalletView.as_view(), name="choose_wallet"),
+    path("wallet/change/", wallets.ChangeWalletView.as_view(), name="change_wallet"),
     path("i/<str:code>", flow.InvitationLinkView.as_view(), name="invitation"),
     path("demo/wallet/<str:token>/", demo.DemoWalletView.as_view(), name="demo_wallet"),
     path("demo/wallet/<str:token>/status", demo.DemoWalletStatusView.as_view(), name="demo_wallet_status"),

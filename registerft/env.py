@@ -211,6 +211,31 @@ def envjson(name: str) -> Any:
         raise ImproperlyConfigured(f"{name} is not valid JSON: {err}") from None
 
 
+ISSUER_BACKENDS = ("demo", "agent-rest", "acapy", "swiyu")
+
+
+def envissuers() -> tuple[tuple[str, ...], bool, bool]:
+    """The issuer backends: ``REGISTERFT_ISSUERS``, comma-separated, in the order the visitor's
+    choice shows them; its old name ``REGISTERFT_ISSUER`` (one backend) still works, and the checks
+    warn about it (onboarding.W002). Returns the names, whether the operator named them (the demo
+    issuer is the default), and whether the old name did."""
+    new, old = os.environ.get("REGISTERFT_ISSUERS"), os.environ.get("REGISTERFT_ISSUER")
+    if new is not None and old is not None:
+        raise ImproperlyConfigured("REGISTERFT_ISSUER is the old name of REGISTERFT_ISSUERS: set only REGISTERFT_ISSUERS.")
+    name, value = ("REGISTERFT_ISSUERS", new) if old is None else ("REGISTERFT_ISSUER", old)
+    if value is None or not value.strip():
+        return ("demo",), False, False
+    names = tuple(item.strip() for item in value.split(",") if item.strip())
+    for item in names:
+        if item not in ISSUER_BACKENDS:
+            raise ImproperlyConfigured(f"{name} must name backends of {', '.join(ISSUER_BACKENDS)}, not {item!r}.")
+    if len(set(names)) != len(names):
+        raise ImproperlyConfigured(f"{name} names a backend twice: {value!r}.")
+    if old is not None and len(names) > 1:
+        raise ImproperlyConfigured("REGISTERFT_ISSUER names one backend: set REGISTERFT_ISSUERS for several.")
+    return names, True, old is not None
+
+
 def require(values: Mapping[str, object], *, when: str) -> None:
     """Stop start-up at the first of ``values`` (variable name: its setting) that is empty."""
     for name, value in values.items():

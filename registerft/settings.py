@@ -13,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from registerft.env import (
     envbool, envchoice, envcolour, envdatetime, envfloat, envint, envlist, envmapping, envorigins, envrate, envstr,
-    envurl, envurlpath, issuer_timeout, log_format, require,
+    envissuers, envurl, envurlpath, issuer_timeout, log_format, require,
 )
-from registerft.env_json import DEFAULT_FORM_FIELDS, DEFAULT_WALLET_APPS, envformfields, envwalletapps
+from registerft.env_json import DEFAULT_FORM_FIELDS, DEFAULT_WALLET_APPS, envformfields, envwalletapps, envwalletchoices
 from registerft.env_logging import logging_settings
 from registerft.env_services import envdatabaseurl, envredisurl
 
@@ -255,9 +255,9 @@ REGISTERFT_PUBLIC_URL = envurl("REGISTERFT_PUBLIC_URL")
 REGISTERFT_WALLET_LINK = envstr("REGISTERFT_WALLET_LINK", "{url}")
 REGISTERFT_OFFER_SCHEME = envchoice("REGISTERFT_OFFER_SCHEME", "", ("", "swiyu", "openid-credential-offer"))
 
-REGISTERFT_ISSUER = envchoice("REGISTERFT_ISSUER", "demo", ("demo", "agent-rest", "acapy", "swiyu"))
-# Named by the operator, not the default: check --deploy reports the default demo issuer.
-REGISTERFT_ISSUER_CHOSEN = envstr("REGISTERFT_ISSUER") is not None
+# The issuer backends, e.g. "swiyu,acapy": with several the visitor chooses their kind of wallet
+# (docs/wallets.md). Chosen: named by the operator (check --deploy reports the default demo issuer).
+REGISTERFT_ISSUERS, REGISTERFT_ISSUER_CHOSEN, REGISTERFT_ISSUER_OLD_NAME = envissuers()
 REGISTERFT_DEMO_FLOW = envchoice("REGISTERFT_DEMO_FLOW", "connection-first", ("connection-first", "offer-first"))
 # Every call to the issuer gives up after this many seconds (gunicorn's timeout is longer).
 REGISTERFT_ISSUER_TIMEOUT = issuer_timeout()
@@ -276,7 +276,7 @@ REGISTERFT_POLL_INTERVAL_MS = envint("REGISTERFT_POLL_INTERVAL_MS", 1500, minimu
 # The details form: a JSON list of {"name", "label", "required", "max_length"} (only the name needed).
 REGISTERFT_FORM_FIELDS = envformfields("REGISTERFT_FORM_FIELDS", DEFAULT_FORM_FIELDS)
 
-# The original agent REST API (REGISTERFT_ISSUER=agent-rest).
+# The original agent REST API (REGISTERFT_ISSUERS names agent-rest).
 AGENT_REST_CONNECTION_URL = envurl("AGENT_REST_CONNECTION_URL")
 AGENT_REST_ISSUER_URL = envurl("AGENT_REST_ISSUER_URL")
 AGENT_REST_CREDENTIAL_DEFINITION_ID = envstr("AGENT_REST_CREDENTIAL_DEFINITION_ID", "")
@@ -286,11 +286,11 @@ AGENT_REST_API_KEY_HEADER = envstr("AGENT_REST_API_KEY_HEADER", "X-API-Key")
 AGENT_REST_API_KEY = envstr("AGENT_REST_API_KEY", "")
 AGENT_REST_ACCEPTED_STATES = envlist("AGENT_REST_ACCEPTED_STATES", ["DONE", "COMPLETED", "ACCEPTED", "ISSUED"])
 AGENT_REST_FAILED_STATES = envlist("AGENT_REST_FAILED_STATES", ["FAILED", "ERROR", "DECLINED", "REJECTED", "ABANDONED"])
-if REGISTERFT_ISSUER == "agent-rest":
+if "agent-rest" in REGISTERFT_ISSUERS:
     require({"AGENT_REST_CONNECTION_URL": AGENT_REST_CONNECTION_URL, "AGENT_REST_ISSUER_URL": AGENT_REST_ISSUER_URL},
-            when="REGISTERFT_ISSUER is agent-rest")
+            when="REGISTERFT_ISSUERS names agent-rest")
 
-# --- ACA-Py (REGISTERFT_ISSUER=acapy) -----------------------------------------------------------
+# --- ACA-Py (REGISTERFT_ISSUERS names acapy) -----------------------------------------------------------
 # The agent's admin API and its key (sent as X-API-Key). The agent posts state changes to
 # <portal>/webhooks/acapy with this secret after "#" in its --webhook-url.
 ACAPY_ADMIN_URL = envurl("ACAPY_ADMIN_URL")
@@ -308,13 +308,13 @@ ACAPY_CREDENTIAL_TYPE = envstr("ACAPY_CREDENTIAL_TYPE", "RegisterftCredential") 
 ACAPY_CREDENTIAL_CONTEXTS = envlist("ACAPY_CREDENTIAL_CONTEXTS", ["https://www.w3.org/2018/credentials/v1"])
 ACAPY_CREDENTIAL_VOCAB = envstr("ACAPY_CREDENTIAL_VOCAB", "https://registerft.example/vocab#") or ""
 ACAPY_PROOF_TYPE = envchoice("ACAPY_PROOF_TYPE", "Ed25519Signature2020", ("Ed25519Signature2020", "Ed25519Signature2018"))
-if REGISTERFT_ISSUER == "acapy":
+if "acapy" in REGISTERFT_ISSUERS:
     require({"ACAPY_ADMIN_URL": ACAPY_ADMIN_URL, "ACAPY_ADMIN_API_KEY": ACAPY_ADMIN_API_KEY,
-             "ACAPY_WEBHOOK_SECRET": ACAPY_WEBHOOK_SECRET}, when="REGISTERFT_ISSUER is acapy")
+             "ACAPY_WEBHOOK_SECRET": ACAPY_WEBHOOK_SECRET}, when="REGISTERFT_ISSUERS names acapy")
     if ACAPY_CREDENTIAL_FORMAT != "ld_proof" and not ACAPY_CRED_DEF_ID:
         raise ImproperlyConfigured(f"ACAPY_CRED_DEF_ID must be set when ACAPY_CREDENTIAL_FORMAT is {ACAPY_CREDENTIAL_FORMAT}.")
 
-# --- swiyu's generic issuer (REGISTERFT_ISSUER=swiyu): its management API, docs/swiyu.md ----------
+# --- swiyu's generic issuer (REGISTERFT_ISSUERS names swiyu): its management API, docs/swiyu.md ----------
 SWIYU_MANAGEMENT_URL = envurl("SWIYU_MANAGEMENT_URL")
 SWIYU_CREDENTIAL_CONFIGURATION_ID = envstr("SWIYU_CREDENTIAL_CONFIGURATION_ID", "") or ""
 SWIYU_STATUS_LISTS = envlist("SWIYU_STATUS_LISTS")
@@ -325,9 +325,9 @@ SWIYU_OAUTH_CLIENT_ID = envstr("SWIYU_OAUTH_CLIENT_ID", "") or ""
 SWIYU_OAUTH_CLIENT_SECRET = envstr("SWIYU_OAUTH_CLIENT_SECRET", "") or ""
 SWIYU_OAUTH_SCOPE = envstr("SWIYU_OAUTH_SCOPE", "") or ""
 SWIYU_WEBHOOK_KEY = envstr("SWIYU_WEBHOOK_KEY", "") or ""
-if REGISTERFT_ISSUER == "swiyu":
+if "swiyu" in REGISTERFT_ISSUERS:
     require({"SWIYU_MANAGEMENT_URL": SWIYU_MANAGEMENT_URL, "SWIYU_CREDENTIAL_CONFIGURATION_ID": SWIYU_CREDENTIAL_CONFIGURATION_ID,
-             "SWIYU_WEBHOOK_KEY": SWIYU_WEBHOOK_KEY}, when="REGISTERFT_ISSUER is swiyu")
+             "SWIYU_WEBHOOK_KEY": SWIYU_WEBHOOK_KEY}, when="REGISTERFT_ISSUERS names swiyu")
 
 # --- Registration window ----------------------------------------------------------------------
 # When registration opens and closes (ISO date-times; without a zone they are in TIME_ZONE).
@@ -348,6 +348,8 @@ REGISTERFT_STUCK_AFTER = envint("REGISTERFT_STUCK_AFTER", 90, minimum=5)
 
 # The wallet apps the help page names: a JSON list of {"name", "ios", "android", "website"}.
 REGISTERFT_WALLET_APPS = envwalletapps("REGISTERFT_WALLET_APPS", DEFAULT_WALLET_APPS)
+# Several backends: how the choice names each kind of wallet (JSON; docs/wallets.md).
+REGISTERFT_WALLET_CHOICES = envwalletchoices("REGISTERFT_WALLET_CHOICES", REGISTERFT_ISSUERS)
 # The privacy notice: who is responsible, how to reach them, how long registrations are kept
 # (schedule `manage.py purge_registrations --older-than <days>d` to match), and any further text.
 REGISTERFT_PRIVACY_CONTROLLER = envstr("REGISTERFT_PRIVACY_CONTROLLER", "") or ""

@@ -40,7 +40,7 @@ def wallet_closes_at(connection: DemoConnection) -> datetime:
 
 class DemoWalletMixin:
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.REGISTERFT_ISSUER != "demo":
+        if "demo" not in settings.REGISTERFT_ISSUERS:
             raise Http404("The demo wallet exists only with the demo issuer.")
         self.connection = demo.demo_wallet_get(token=kwargs["token"])
         if self.connection is None:
@@ -116,7 +116,7 @@ class DemoProofView(View):
     credentials it holds and presents one, or declines."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if settings.REGISTERFT_ISSUER != "demo":
+        if "demo" not in settings.REGISTERFT_ISSUERS:
             raise Http404("The demo wallet exists only with the demo issuer.")
         self.proof = demo_verifier.demo_proof_get(token=kwargs["token"])
         if self.proof is None:

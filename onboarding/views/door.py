@@ -27,16 +27,18 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from onboarding import checkin, selectors
+from onboarding.wallets import wallet_choices
 from onboarding.issuers.base import IssuerError
 from onboarding.links import absolute_url
 from onboarding.models import CheckIn, DoorRequest, Registration
 from onboarding.qr import qr_svg
-from onboarding.verifiers import get_verifier
+from onboarding.verifiers import manual_backends, verifying_backends
 from onboarding.verifiers.base import CannotVerify
 
 logger = logging.getLogger("onboarding.door")
 
 DOOR_SESSION_KEY = "registerft_door"
+DOOR_WALLET_KEY = "registerft_door_wallet"
 # Seconds a result stays on the screen before the door shows a fresh request.
 RESULT_SECONDS = 6
 
@@ -88,11 +90,27 @@ def door_name(request: HttpRequest) -> str:
     return str(request.session.get(DOOR_SESSION_KEY) or request.user.get_username())[:60]
 
 
+def door_wallet(request: HttpRequest) -> str:
+    """The backend whose wallets this door checks now (``?wallet=``, remembered), of those that
+    can verify; the first of them unless staff chose another."""
+    verifying = verifying_backends()
+    chosen = request.session.get(DOOR_WALLET_KEY)
+    return chosen if chosen in verifying else (verifying[0] if verifying else "")
+
+
 def door_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    verifier = get_verifier()
+    """What every door page shows. Where the portal runs several backends: a request for each kind
+    of wallet that can be checked (staff switch between them), and which kinds need the manual
+    check (a swiyu credential until the portal has an OpenID4VP verifier, docs/door.md)."""
+    several = len(settings.REGISTERFT_ISSUERS) > 1
+    names = {choice.backend: choice.name for choice in wallet_choices()} if several else {}
+    current = door_wallet(request)
     context = {
-        "door": door_name(request), "counts": checkin.door_counts(), "can_verify": verifier.can_verify,
+        "door": door_name(request), "counts": checkin.door_counts(), "can_verify": bool(verifying_backends()),
         "door_page": True,
+        "door_wallet": names.get(current, ""),
+        "other_wallets": [(backend, names[backend]) for backend in verifying_backends() if backend != current] if several else [],
+        "manual_wallets": [names[backend] for backend in manual_backends()] if several else [],
     }
     context.update(extra)
     return context
@@ -105,10 +123,12 @@ class DoorView(StaffMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if request.GET.get("door", "").strip():
             request.session[DOOR_SESSION_KEY] = request.GET["door"].strip()[:60]
-        if not get_verifier().can_verify:
+        if request.GET.get("wallet", "") in verifying_backends():
+            request.session[DOOR_WALLET_KEY] = request.GET["wallet"]
+        if not verifying_backends():
             return TemplateResponse(request, "door/door.html", door_context(request))
         try:
-            door_request = checkin.checkin_request_new(door=door_name(request))
+            door_request = checkin.checkin_request_new(door=door_name(request), backend=door_wallet(request))
         except (IssuerError, CannotVerify) as err:
             logger.warning("door request failed: %s", err)
             context = door_context(request, error=_("The verifier cannot be reached right now: check visitors in by name."))

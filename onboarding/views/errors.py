@@ -62,5 +62,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     # Rendered without the request's context processors: whatever failed must not fail again here.
     # The page is translated to the active language, so its lang attribute must say which.
     template = loader.get_template("500.html")
-    context = {"LANGUAGE_CODE": get_language(), "demo_mode": settings.REGISTERFT_ISSUER == "demo"}
+    context = {"LANGUAGE_CODE": get_language(), "demo_mode": "demo" in settings.REGISTERFT_ISSUERS}
     return HttpResponse(template.render(context), status=500)

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 
-from onboarding import offers, selectors, services, throttle
+from onboarding import offers, selectors, services, throttle, wallets
 from onboarding.forms import DetailsForm
 from onboarding.issuers.base import IssuerError
 from onboarding.links import absolute_url, wallet_link
@@ -34,6 +34,7 @@ from onboarding.selectors import Step
 from onboarding.views.outcomes import failure_message, failure_reason, issuer_error_message, issuer_error_response
 from onboarding.views.queue import queue_response
 from onboarding.views.limits import limited_message, rate_limited_response, visitor_address, with_retry_after
+from onboarding.views.wallets import wallet_choice_response
 from onboarding.views.window import registration_closed
 from onboarding.window import registration_window
 
@@ -65,7 +66,7 @@ class FlowStepMixin:
             # A step that ran out of time is a failure before anything else: details sent after
             # their deadline must not reach the issuer.
             self.registration = services.registration_expire(registration=self.registration)
-        step = selectors.registration_step(self.registration)
+        step = selectors.visitor_step(request.session, self.registration)
         if step not in self.steps:
             if self.registration is None or self.registration.state != State.FAILED:
                 # A failure explains itself on the page it is sent to.
@@ -74,9 +75,12 @@ class FlowStepMixin:
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
 
 
-def step_context(step: str) -> dict[str, Any]:
-    """What every step's page needs; the step indicator shows the backend's order."""
-    return {"step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS, "offer_first": selectors.offer_first()}
+def step_context(step: str, *, backend: str = "") -> dict[str, Any]:
+    """What every step's page needs; the step indicator shows the order of the visitor's backend."""
+    return {
+        "step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS,
+        "offer_first": selectors.offer_first(backend),
+    }
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -86,14 +90,19 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if selectors.offer_first():
+        registration = selectors.registration_for_session(request.session)
+        backend = selectors.visitor_backend(request.session, registration)
+        if not backend:
+            # Several backends and nothing chosen yet: the visitor says which wallet they have.
+            return wallet_choice_response(request)
+        if selectors.offer_first(backend):
             # The details come first: the offer-first order starts at the form, or where the
             # visitor's registration already is.
-            registration = selectors.registration_for_session(request.session)
-            return redirect(f"onboarding:{selectors.registration_step(registration)}")
+            return redirect(f"onboarding:{selectors.visitor_step(request.session, registration)}")
         try:
             outcome = services.visitor_start(
-                session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME
+                session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME,
+                backend=backend,
             )
         except IssuerError as err:
             logger.warning("invitation failed: %s", err)
@@ -107,7 +116,7 @@ class StartView(TemplateView):
         # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
         # The issuer is still asked at most once per check interval.
         registration = services.registration_progress(registration=outcome.registration).registration
-        step = selectors.registration_step(registration)
+        step = selectors.visitor_step(request.session, registration)
         if step != Step.CHECK_CONNECTION:
             return redirect(f"onboarding:{step}")
         return self.render_to_response(self.get_context_data(registration=registration))
@@ -116,7 +125,7 @@ class StartView(TemplateView):
         context = super().get_context_data(**kwargs)
         registration: Registration = kwargs["registration"]
         short_url = absolute_url(self.request, reverse("onboarding:invitation", args=[registration.short_code]))
-        context.update(step_context(Step.START))
+        context.update(step_context(Step.START, backend=registration.backend))
         context.update(
             qr_svg=qr_svg(short_url),
             short_url=short_url,
@@ -148,7 +157,7 @@ class WaitingView(FlowStepMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         progress: services.Progress = kwargs["progress"]
         registration = progress.registration
-        context.update(step_context(self.page_step))
+        context.update(step_context(self.page_step, backend=registration.backend))
         context.update(
             registration=registration,
             failed=registration.state == State.FAILED,
@@ -236,11 +245,15 @@ class NameView(FlowStepMixin, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(step_context(Step.NAME))
+        context.update(step_context(Step.NAME, backend=self.backend()))
+        context["can_change_wallet"] = wallets.wallet_change_possible(self.registration)
         return context
 
+    def backend(self) -> str:
+        return selectors.visitor_backend(self.request.session, self.registration)
+
     def form_valid(self, form: DetailsForm) -> HttpResponse:
-        if selectors.offer_first():
+        if selectors.offer_first(self.backend()):
             return self.details_saved(form)
         assert self.registration is not None
         try:
@@ -269,7 +282,9 @@ class NameView(FlowStepMixin, FormView):
     def details_saved(self, form: DetailsForm) -> HttpResponse:
         """The offer-first order: the details are kept; the offer's page makes the offer when the
         visitor's turn comes, or shows their place in line."""
-        outcome = offers.visitor_details(session=self.request.session, attributes=form.attributes())
+        outcome = offers.visitor_details(
+            session=self.request.session, attributes=form.attributes(), backend=self.backend()
+        )
         if isinstance(outcome, services.Closed):
             return registration_closed(self.request, outcome.window)
         self.request.session.cycle_key()
@@ -290,11 +305,12 @@ class SuccessView(TemplateView):
         if registration is not None and registration.state == State.ISSUED:
             services.registration_complete(session=request.session, registration=registration)
         elif not selectors.registration_completed_in(request.session):
-            step = selectors.registration_step(registration)
+            step = selectors.visitor_step(request.session, registration)
             messages.info(request, _(STEP_MESSAGES[step]))
             return redirect(f"onboarding:{step}")
         context = self.get_context_data(**kwargs)
-        context.update(step_context(Step.SUCCESS))
+        done = registration or selectors.registration_by_pk(request.session.get(selectors.DONE_SESSION_KEY))
+        context.update(step_context(Step.SUCCESS, backend=done.backend if done else ""))
         return self.render_to_response(context)
 
 
@@ -306,7 +322,7 @@ class ResendOfferView(FlowStepMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         assert self.registration is not None
-        page = f"onboarding:{selectors.registration_step(self.registration)}"
+        page = f"onboarding:{selectors.visitor_step(request.session, self.registration)}"
         if not offers.credential_offer_due_again(self.registration):
             return redirect(page)
         try:
@@ -324,7 +340,7 @@ class ResendOfferView(FlowStepMixin, View):
             )
             return issuer_error_response(request, err, retry_path=reverse(page))
         else:
-            if selectors.offer_first():
+            if selectors.offer_first(self.registration.backend):
                 messages.info(request, _("A new offer has been made. Please scan the QR code again."))
             else:
                 messages.info(request, _("The offer has been sent to your wallet again."))

@@ -40,6 +40,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
         "database": "ok" if state.database else "unreachable",
         "cache": "ok" if state.cache else "unreachable",
         "issuer": state.issuer,
+        "issuers": state.issuers,
     }
     return JsonResponse(body, status=200 if state.ready else 503)
 

@@ -73,7 +73,7 @@ class OfferView(FlowStepMixin, TemplateView):
         progress: services.Progress = kwargs["progress"]
         registration = progress.registration
         failed = registration.state == State.FAILED
-        context.update(step_context(Step.OFFER))
+        context.update(step_context(Step.OFFER, backend=registration.backend))
         context.update(
             registration=registration,
             failed=failed,

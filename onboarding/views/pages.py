@@ -11,15 +11,21 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
+from onboarding.selectors import wallet_choice_needed
+from onboarding.wallets import wallet_choices
+
 
 class HelpView(TemplateView):
-    """Which wallet apps work, with their store links (``REGISTERFT_WALLET_APPS``)."""
+    """Which wallet apps work, with their store links (``REGISTERFT_WALLET_APPS``), per kind of
+    wallet where the visitor chooses one."""
 
     template_name = "onboarding/help.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["wallet_apps"] = settings.REGISTERFT_WALLET_APPS
+        # Several backends: the apps listed per kind of wallet the start page offers.
+        context["wallet_choices"] = wallet_choices() if wallet_choice_needed() else []
         return context
 
 

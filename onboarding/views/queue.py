@@ -12,6 +12,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from onboarding import throttle
+from onboarding.selectors import wallet_choice_needed
 
 
 def place_message(position: int) -> str:
@@ -31,6 +32,8 @@ def queue_response(request: HttpRequest, waiting: throttle.Waiting, *, details_s
         "onboarding/queue.html",
         {
             "details_saved": details_saved,
+            # Nothing was created at the issuer yet: the visitor may still choose the other kind.
+            "can_change_wallet": wallet_choice_needed(),
             "position": waiting.position,
             "message": place_message(waiting.position),
             "status_url": reverse("onboarding:queue_status"),

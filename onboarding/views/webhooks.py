@@ -3,7 +3,8 @@ swiyu's issuer posts its callbacks (WebhookCallback) to /webhooks/swiyu/.
 
 The agent is not a browser: these requests carry no CSRF token and no session, and this view never
 reads or writes one. They are authenticated by the secret the agent sends in ``x-api-key`` (the
-part after "#" of its --webhook-url).
+part after "#" of its --webhook-url). Each backend has its own endpoint and key, answers 404 when
+the portal does not run it, and moves only its own backend's registrations.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from onboarding import checkin, events, metrics
-from onboarding.issuers import acapy, swiyu
+from onboarding.issuers import acapy, is_configured, swiyu
 
 logger = logging.getLogger("onboarding.webhooks")
 
@@ -110,6 +111,8 @@ class AcaPyWebhookView(View):
         # Topics the flow does not use count as "other": the URL is anyone's to choose, and each
         # label value is a new time series.
         counted = topic if topic in TOPICS else "other"
+        if not is_configured(BACKEND):
+            raise Http404("The portal runs no ACA-Py backend.")  # its key may linger in the settings
         if not _authorised(request):
             metrics.webhook_delivery_observed(topic=counted, outcome="unauthorised")
             logger.warning("webhook refused topic=%s: wrong or missing x-api-key", topic[:50])
@@ -150,6 +153,8 @@ class SwiyuWebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if not is_configured(swiyu.SwiyuIssuer.name):
+            raise Http404("The portal runs no swiyu backend.")
         if not _swiyu_authorised(request):
             metrics.webhook_delivery_observed(topic="swiyu", outcome="unauthorised")
             logger.warning("webhook refused topic=swiyu: wrong or missing x-api-key")

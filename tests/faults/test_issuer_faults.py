@@ -80,7 +80,7 @@ def issuer():
 @pytest.fixture(params=BACKENDS)
 def portal(request, settings, issuer):
     """The portal's settings pointed at the fake agent, with the backend of this parameter."""
-    settings.REGISTERFT_ISSUER = request.param
+    settings.REGISTERFT_ISSUERS = (request.param,)
     settings.REGISTERFT_ISSUER_TIMEOUT = TIMEOUT
     settings.REGISTERFT_STATUS_CHECK_INTERVAL = INTERVAL
     settings.REGISTERFT_WEBHOOK_FALLBACK_INTERVAL = INTERVAL

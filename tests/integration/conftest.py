@@ -80,7 +80,7 @@ def refusing_holder_agent(acapy_executable, agent_dir, request) -> Agent:
 @pytest.fixture
 def portal(settings, issuer_agent, live_server) -> Iterator[str]:
     """The live portal's URL, with the ACA-Py backend pointed at the issuer agent."""
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = issuer_agent.admin_url
     settings.ACAPY_ADMIN_API_KEY = issuer_agent.api_key
     settings.ACAPY_WEBHOOK_SECRET = WEBHOOK_SECRET

@@ -104,7 +104,7 @@ def production_environ(workdir: Path, port: int) -> dict[str, str]:
         REGISTERFT_CLIENT_IP_HEADER="X-Forwarded-For",
         REGISTERFT_TRUSTED_PROXY_COUNT="1",
         REGISTERFT_VAR_DIR=str(workdir / "var"),
-        REGISTERFT_ISSUER="demo",
+        REGISTERFT_ISSUERS="demo",
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="2",
         GUNICORN_THREADS="4",

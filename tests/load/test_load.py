@@ -65,7 +65,7 @@ def portal(workdir) -> Iterator[tuple[str, FakeAgent, Process]]:
         DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
         REGISTERFT_CLIENT_IP_HEADER="X-Forwarded-For",
         REGISTERFT_VAR_DIR=str(workdir / "var"),
-        REGISTERFT_ISSUER="acapy",
+        REGISTERFT_ISSUERS="acapy",
         ACAPY_ADMIN_URL=issuer_url,
         ACAPY_ADMIN_API_KEY=ADMIN_API_KEY,
         ACAPY_WEBHOOK_SECRET=WEBHOOK_SECRET,

@@ -92,7 +92,7 @@ def instance_environ(postgres: Postgres, redis: Redis, cert: Path, key: Path, st
         DJANGO_STATIC_ROOT=str(static_root),
         DATABASE_URL=postgres.url,
         REDIS_URL=redis.url,
-        REGISTERFT_ISSUER="demo",
+        REGISTERFT_ISSUERS="demo",
         # Low enough for the rate-limit test to reach it in three visits.
         REGISTERFT_RATE_INVITATIONS_PER_SESSION="2/10m",
         GUNICORN_CERTFILE=str(cert),
@@ -155,7 +155,7 @@ def agent_pair(cluster, _stoppers, _workdir) -> AgentPair:
     webhook_secret = secrets.token_urlsafe(16)
     environ = {
         **cluster.environ,
-        "REGISTERFT_ISSUER": "acapy",
+        "REGISTERFT_ISSUERS": "acapy",
         "ACAPY_ADMIN_URL": agent.base_url,
         "ACAPY_ADMIN_API_KEY": agent.api_key,
         "ACAPY_WEBHOOK_SECRET": webhook_secret,

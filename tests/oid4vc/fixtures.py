@@ -88,7 +88,7 @@ def oid4vc_holder(oid4vc_components, oid4vc_log_dir, request) -> Holder:
 @pytest.fixture
 def swiyu_portal(settings, swiyu_standin, live_server) -> Iterator[str]:
     """The live portal's URL, with the swiyu backend pointed at the stand-in, a PIN on every offer."""
-    settings.REGISTERFT_ISSUER = "swiyu"
+    settings.REGISTERFT_ISSUERS = ("swiyu",)
     settings.SWIYU_MANAGEMENT_URL = swiyu_standin.url
     settings.SWIYU_CREDENTIAL_CONFIGURATION_ID = CONFIGURATION_ID
     settings.SWIYU_BEARER_TOKEN = BEARER_TOKEN

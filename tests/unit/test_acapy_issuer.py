@@ -402,7 +402,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
 
 
 COMPLETE = {
-    "REGISTERFT_ISSUER": "acapy",
+    "REGISTERFT_ISSUERS": "acapy",
     "ACAPY_ADMIN_URL": ADMIN,
     "ACAPY_ADMIN_API_KEY": KEY,
     "ACAPY_WEBHOOK_SECRET": "hook-secret",
@@ -422,5 +422,5 @@ def test_anoncreds_without_a_credential_definition_stops_start_up():
 
 
 def test_acapy_settings_are_not_required_by_other_backends():
-    assert load_settings(REGISTERFT_ISSUER="demo").returncode == 0
+    assert load_settings(REGISTERFT_ISSUERS="demo").returncode == 0
     assert load_settings(**COMPLETE).returncode == 0

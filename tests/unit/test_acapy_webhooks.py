@@ -45,7 +45,7 @@ def clock(monkeypatch) -> Clock:
 
 @pytest.fixture(autouse=True)
 def acapy_settings(settings):
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = ADMIN
     settings.ACAPY_ADMIN_API_KEY = "admin-key"
     settings.ACAPY_WEBHOOK_SECRET = SECRET

@@ -1,4 +1,4 @@
-"""The whole flow with ``REGISTERFT_ISSUER=agent-rest``, through the test client.
+"""The whole flow with ``REGISTERFT_ISSUERS=agent-rest``, through the test client.
 
 The agent is mocked at the HTTP boundary; the portal's clock is frozen, so the throttling of the
 issuer's state checks is tested without sleeping.
@@ -35,7 +35,7 @@ UNEXPECTED = "did not expect"
 
 @pytest.fixture
 def agent(settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = CONNECTION_URL
     settings.AGENT_REST_ISSUER_URL = ISSUER_URL
     settings.AGENT_REST_CREDENTIAL_DEFINITION_ID = CRED_DEF

@@ -373,7 +373,7 @@ def test_every_failure_belongs_to_one_exception_family(agent, call):
 
 
 def test_the_configured_backend_uses_the_agent_rest_settings(agent, settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = CONNECTION_URL
     settings.AGENT_REST_ISSUER_URL = ISSUER_URL
     settings.AGENT_REST_CREDENTIAL_DEFINITION_ID = CRED_DEF

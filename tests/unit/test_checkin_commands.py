@@ -85,7 +85,7 @@ def test_the_deploy_check_says_when_no_backend_can_verify(settings):
     from onboarding.checks import door_can_verify
 
     assert door_can_verify(None) == []
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     assert [warning.id for warning in door_can_verify(None)] == ["onboarding.W010"]
 
 

@@ -19,7 +19,7 @@ HOLDER = "did:key:z6MkHolder"
 
 @pytest.fixture(autouse=True)
 def _acapy(settings):
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = "http://agent.test:8031"
     settings.ACAPY_ISSUER_DID = ISSUER
 

@@ -23,7 +23,7 @@ STATUS = f"{BASE}/management/api/credentials/{ID}/status"
 
 @pytest.fixture
 def swiyu(settings):
-    settings.REGISTERFT_ISSUER = "swiyu"
+    settings.REGISTERFT_ISSUERS = ("swiyu",)
     settings.SWIYU_MANAGEMENT_URL = BASE
     settings.SWIYU_BEARER_TOKEN = "gateway-token"
     settings.SWIYU_OAUTH_TOKEN_URL = ""
@@ -89,7 +89,7 @@ def test_it_asks_no_issuer_for_another_backends_registration_or_one_without_a_cr
 
 def test_a_backend_that_cannot_revoke_withdraws_without_a_call(settings, caplog):
     caplog.set_level(logging.INFO, logger="onboarding.door")
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     get_issuer.cache_clear()
     assert checkin.registration_withdraw(registration=issued(backend="demo", process_id="p-1")) is True
     assert "revoked=no" in caplog.text

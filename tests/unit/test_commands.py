@@ -34,7 +34,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def agent_rest(settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = AGENT
     settings.AGENT_REST_ISSUER_URL = AGENT
     settings.AGENT_REST_API_KEY = "s3cret-api-key-value"
@@ -253,7 +253,7 @@ ACAPY = "http://acapy.test:8031"
 
 @pytest.fixture
 def acapy(settings):
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = ACAPY
     settings.ACAPY_ADMIN_API_KEY = "admin-key"
     get_issuer.cache_clear()
@@ -379,3 +379,39 @@ def test_clearsessions_removes_expired_session_files_and_keeps_live_ones(setting
     os.utime(os.path.join(settings.SESSION_FILE_PATH, settings.SESSION_COOKIE_NAME + expired.session_key), (past, past))
     call_command("clearsessions")
     assert os.listdir(settings.SESSION_FILE_PATH) == [settings.SESSION_COOKIE_NAME + live.session_key]
+
+
+# --- Several backends -------------------------------------------------------------------------
+
+
+def test_the_export_names_each_registrations_backend_where_the_portal_runs_several(settings):
+    settings.REGISTERFT_ISSUERS = ("swiyu", "demo")
+    record = registration(days_ago=1, last_name="Lovelace")
+    Registration.objects.filter(pk=record.pk).update(backend="swiyu")
+    output = run("registrations", "--format", "csv")
+    header, row = output.splitlines()[:2]
+    assert header.split(",")[:3] == ["id", "state", "backend"]
+    assert row.split(",")[2] == "swiyu"
+
+
+def test_the_export_has_no_backend_column_with_one_backend():
+    registration(days_ago=1, last_name="Lovelace")
+    assert "backend" not in run("registrations", "--format", "csv").splitlines()[0]
+
+
+def test_purge_asks_each_registrations_own_agent(acapy, settings):
+    settings.REGISTERFT_ISSUERS = ("demo", "acapy")
+    acapy_registration(days_ago=40, process_id="cx-1")
+    registration(days_ago=40, last_name="Hopper")  # a demo registration: nothing asked of ACA-Py
+    acapy.delete(f"{ACAPY}/issue-credential-2.0/records/cx-1", json={})
+    output = run("purge_registrations", "--older-than", "30d")
+    assert "Deleted 1 credential record(s)" in output and Registration.objects.count() == 0
+
+
+def test_issuer_status_reports_every_backend(agent_rest, settings):
+    settings.REGISTERFT_ISSUERS = ("demo", "agent-rest")
+    agent_rest.get(HEALTH_URL, status=503)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"^The issuer \(agent-rest\) does not answer"):
+        call_command("issuer_status", stdout=out, stderr=io.StringIO())
+    assert "backend:    demo" in out.getvalue() and "backend:    agent-rest" in out.getvalue()

@@ -50,7 +50,7 @@ def test_its_invitation_points_at_the_demo_wallet_page(issuer):
 
 
 def test_it_builds_itself_from_the_settings_without_needing_any(settings):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     assert isinstance(DemoIssuer.from_settings(), DemoIssuer)
 
 
@@ -116,7 +116,7 @@ def test_an_unknown_token_cannot_post(client):
 @pytest.mark.parametrize("backend", ["agent-rest", "acapy"])
 def test_the_wallet_does_not_exist_with_another_issuer(client, issuer, settings, backend):
     connection = new_connection(issuer)
-    settings.REGISTERFT_ISSUER = backend
+    settings.REGISTERFT_ISSUERS = (backend,)
     assert client.get(wallet_url(connection)).status_code == 404
     assert client.get(wallet_url(connection, "status")).status_code == 404
     assert client.post(wallet_url(connection), {"action": "connect"}).status_code == 404

@@ -207,7 +207,7 @@ def test_the_search_shows_a_few_results_not_everybody(staff, client_class):
 
 
 def test_a_backend_that_cannot_verify_offers_the_check_by_hand_only(staff, settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     page = staff.get("/door/")
     assert page.status_code == 200
     assert "by name only" in page.content.decode()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from registerft.env import envjson, issuer_timeout, log_format, require
-from registerft.env_json import envwalletapps
+from registerft.env import envissuers, envjson, issuer_timeout, log_format, require
+from registerft.env_json import envwalletapps, envwalletchoices
 
 SETTINGS_FILE = Path(__file__).resolve().parents[2] / "registerft" / "settings.py"
 
@@ -144,3 +144,61 @@ def test_a_template_folder_comes_before_the_portals_own(monkeypatch, tmp_path):
     values = settings_with(monkeypatch, REGISTERFT_TEMPLATE_DIR=str(tmp_path))
     assert values["TEMPLATES"][0]["DIRS"][0] == tmp_path
     assert values["TEMPLATES"][0]["DIRS"][1].name == "templates"
+
+
+# --- Several issuer backends ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_issuer_setting(monkeypatch):
+    monkeypatch.delenv("REGISTERFT_ISSUER", raising=False)
+    monkeypatch.delenv("REGISTERFT_ISSUERS", raising=False)
+    return monkeypatch
+
+
+def test_it_runs_the_demo_issuer_unless_told_otherwise(no_issuer_setting):
+    assert envissuers() == (("demo",), False, False)
+
+
+def test_it_reads_several_backends_in_their_order(no_issuer_setting):
+    no_issuer_setting.setenv("REGISTERFT_ISSUERS", " swiyu , acapy ")
+    assert envissuers() == (("swiyu", "acapy"), True, False)
+
+
+def test_the_old_name_still_names_one_backend(no_issuer_setting):
+    no_issuer_setting.setenv("REGISTERFT_ISSUER", "acapy")
+    assert envissuers() == (("acapy",), True, True)
+    no_issuer_setting.setenv("REGISTERFT_ISSUER", "acapy,swiyu")
+    with pytest.raises(ImproperlyConfigured, match="set REGISTERFT_ISSUERS for several"):
+        envissuers()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"REGISTERFT_ISSUERS": "acapy", "REGISTERFT_ISSUER": "acapy"}, "set only REGISTERFT_ISSUERS"),
+        ({"REGISTERFT_ISSUERS": "acapy,carrier-pigeon"}, "REGISTERFT_ISSUERS must name backends of"),
+        ({"REGISTERFT_ISSUERS": "acapy,acapy"}, "names a backend twice"),
+    ],
+)
+def test_a_bad_list_of_backends_stops_start_up_naming_the_variable(no_issuer_setting, environ, message):
+    for name, value in environ.items():
+        no_issuer_setting.setenv(name, value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        envissuers()
+
+
+@pytest.mark.parametrize(
+    "choices",
+    ['["swiyu"]', '{"acapy": {"name": "x"}}', '{"swiyu": {"colour": "red"}}', '{"swiyu": {"icon": "https://cdn.example/x.svg"}}',
+     '{"swiyu": {"help": "http://help.example"}}', '{"swiyu": {"name": ["x"]}}'],
+)
+def test_a_bad_wallet_choice_stops_start_up_naming_the_variable(monkeypatch, choices):
+    monkeypatch.setenv("REGISTERFT_WALLET_CHOICES", choices)
+    with pytest.raises(ImproperlyConfigured, match="REGISTERFT_WALLET_CHOICES"):
+        envwalletchoices("REGISTERFT_WALLET_CHOICES", ("swiyu", "demo"))
+
+
+def test_a_wallet_choice_takes_texts_by_language(monkeypatch):
+    monkeypatch.setenv("REGISTERFT_WALLET_CHOICES", '{"swiyu": {"name": {"de": "swiyu-Wallet", "en": "swiyu"}, "icon": "/static/s.svg"}}')
+    assert envwalletchoices("REGISTERFT_WALLET_CHOICES", ("swiyu",))["swiyu"]["icon"] == "/static/s.svg"

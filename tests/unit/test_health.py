@@ -76,7 +76,7 @@ def test_readyz_is_503_when_the_cache_is_unreachable(client, monkeypatch):
 
 
 def test_readyz_stays_ready_when_the_issuer_is_down(client, settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = "http://agent.test"
     get_issuer.cache_clear()
     with responses.RequestsMock() as mock:
@@ -90,7 +90,7 @@ def test_readyz_stays_ready_when_the_issuer_is_down(client, settings):
 def test_readyz_asks_the_issuer_at_most_once_per_interval(client, settings, monkeypatch):
     calls = []
     real = health.issuer_status
-    monkeypatch.setattr(health, "issuer_status", lambda: calls.append(1) or real())
+    monkeypatch.setattr(health, "issuer_status", lambda backend="": calls.append(1) or real(backend))
     ready(client)
     for _ in range(5):
         client.get("/readyz")

@@ -254,7 +254,7 @@ class HostileWebhookTests(TestCase):
     @example(topic="connections", body=json.dumps({"invitation_msg_id": "msg-1", "state": ["active"]}).encode())
     @example(topic="connections", body=json.dumps({"invitation_msg_id": {"$ne": 1}, "state": "active"}).encode())
     def test_any_webhook_body_is_acknowledged_or_refused_never_a_5xx(self, topic, body):
-        with self.settings(REGISTERFT_ISSUER="acapy", ACAPY_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        with self.settings(REGISTERFT_ISSUERS=("acapy",), ACAPY_WEBHOOK_SECRET=WEBHOOK_SECRET,
                            ACAPY_ADMIN_URL="http://agent.test"):
             response = Client().post(f"/webhooks/acapy/topic/{topic}/", body, content_type="application/json",
                                      headers={"x-api-key": WEBHOOK_SECRET})

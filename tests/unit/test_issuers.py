@@ -19,7 +19,7 @@ def test_it_builds_the_backend_the_setting_names_from_its_settings(settings, mon
     built = []
     real = backend_class.from_settings.__func__
     monkeypatch.setattr(backend_class, "from_settings", classmethod(lambda cls: built.append(cls) or real(cls)))
-    settings.REGISTERFT_ISSUER = backend
+    settings.REGISTERFT_ISSUERS = (backend,)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = "http://agent.example:9000"
     settings.ACAPY_ADMIN_URL = "http://acapy.example:8031"
     assert type(get_issuer()) is backend_class
@@ -27,15 +27,15 @@ def test_it_builds_the_backend_the_setting_names_from_its_settings(settings, mon
 
 
 def test_it_builds_the_backend_once(settings):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     assert get_issuer() is get_issuer()
 
 
 def test_a_changed_issuer_setting_in_a_test_gets_a_backend_built_from_it(settings):
     """The suite's own receiver (tests/conftest.py): no test hook lives in the portal's code."""
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     assert isinstance(get_issuer(), DemoIssuer)
-    settings.REGISTERFT_ISSUER = "acapy"
+    settings.REGISTERFT_ISSUERS = ("acapy",)
     settings.ACAPY_ADMIN_URL = "http://acapy.example:8031"
     assert isinstance(get_issuer(), AcaPyIssuer)
 

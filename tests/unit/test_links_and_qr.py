@@ -61,8 +61,8 @@ def test_a_qr_code_is_drawn_once_and_then_served_from_the_cache(monkeypatch):
 
 @pytest.mark.django_db
 def test_every_page_says_so_in_demo_mode_and_no_page_says_it_otherwise(client, settings):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     for path in ("/", "/help/", "/privacy/", "/no/such/page"):
         assert re.search(r'class="demo-banner"', client.get(path).content.decode()), path
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     assert 'class="demo-banner"' not in client.get("/privacy/").content.decode()

@@ -39,7 +39,7 @@ def issuer_lines():
 
 @pytest.fixture
 def agent_rest(settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = AGENT
     get_issuer.cache_clear()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:

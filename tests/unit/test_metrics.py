@@ -75,7 +75,7 @@ def test_metrics_with_a_token_answer_the_bearer(client, metrics_on):
 
 @pytest.fixture
 def agent_rest(settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = AGENT
     get_issuer.cache_clear()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
@@ -166,6 +166,7 @@ def test_multi_process_mode_adds_up_what_each_worker_counted(tmp_path):
 )
 def test_webhook_deliveries_are_counted_from_the_webhook_view(client, metrics_on, topic, key, body, counted, outcome):
     metrics_on.ACAPY_WEBHOOK_SECRET = "hook-secret"
+    metrics_on.REGISTERFT_ISSUERS = ("acapy",)  # the endpoint exists only where the portal runs ACA-Py
     before = sample("registerft_webhook_deliveries_total", topic=counted, outcome=outcome)
     client.post(f"/webhooks/acapy/topic/{topic}/", body, content_type="application/json", HTTP_X_API_KEY=key)
     assert sample("registerft_webhook_deliveries_total", topic=counted, outcome=outcome) == before + 1
@@ -182,3 +183,20 @@ def test_metrics_is_a_leaf_that_the_issuer_backends_can_import():
     imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level]
     assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
     assert not [name for name in imported if name.split(".")[0] in ("onboarding", "registerft")]
+
+
+def test_it_counts_registrations_and_reachability_per_backend(client, metrics_on, settings):
+    settings.REGISTERFT_ISSUERS = ("demo", "swiyu")
+    settings.SWIYU_MANAGEMENT_URL = "http://127.0.0.1:9"  # nothing listens: unreachable
+    settings.SWIYU_CREDENTIAL_CONFIGURATION_ID = "registerft"
+    settings.SWIYU_WEBHOOK_KEY = "hook"
+    settings.REGISTERFT_ISSUER_TIMEOUT = 0.5
+    Registration.objects.create(backend="swiyu", state="issued", invitation_id="", invitation_url="")
+    Registration.objects.create(backend="demo", state="issued", invitation_id="i", invitation_url="/x")
+    health.issuer_refresh_health()
+    text = client.get("/metrics").content.decode()
+    assert 'registerft_registrations{state="issued"} 2.0' in text
+    assert 'registerft_registrations_by_backend{backend="swiyu",state="issued"} 1.0' in text
+    assert 'registerft_registrations_by_backend{backend="demo",state="issued"} 1.0' in text
+    assert 'registerft_issuer_up{backend="demo"} 1.0' in text
+    assert 'registerft_issuer_up{backend="swiyu"} 0.0' in text

@@ -17,7 +17,7 @@ State = Registration.State
 
 @pytest.fixture(autouse=True)
 def offer_first(settings, client):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     settings.REGISTERFT_DEMO_FLOW = "offer-first"
     settings.REGISTERFT_MAX_IN_PROGRESS = 2
     client.cookies["django_language"] = "en"

@@ -280,7 +280,7 @@ def test_cors_does_not_open_the_pages_themselves(client, settings):
 
 def test_the_deployment_check_reports_no_issue_with_production_settings(tmp_path):
     # The demo issuer, named: the operator's choice (without it, see the next test).
-    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path, REGISTERFT_ISSUER="demo"))
+    result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path, REGISTERFT_ISSUERS="demo"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
@@ -289,7 +289,7 @@ def test_the_deployment_check_reports_no_issue_with_production_settings(tmp_path
 def test_the_deployment_check_reports_the_demo_issuer_nobody_chose(tmp_path):
     result = run(["manage.py", "check", "--deploy"], production_environment(tmp_path))
     assert "onboarding.W001" in result.stdout + result.stderr
-    assert "REGISTERFT_ISSUER" in result.stdout + result.stderr
+    assert "REGISTERFT_ISSUERS" in result.stdout + result.stderr
 
 
 def test_start_up_fails_without_a_secret_key_when_debug_is_off(tmp_path):
@@ -308,6 +308,7 @@ def test_start_up_fails_without_allowed_hosts_when_debug_is_off(tmp_path):
     "name, value",
     [
         ("REGISTERFT_ISSUER", "carrier-pigeon"),
+        ("REGISTERFT_ISSUERS", "acapy,carrier-pigeon"),
         ("REGISTERFT_STATUS_CHECK_INTERVAL", "soon"),
         ("REGISTERFT_INVITATION_TTL", "1"),
         ("REGISTERFT_FORM_FIELDS", "first_name,last_name"),
@@ -344,6 +345,6 @@ def test_metrics_with_a_token_start_in_production_and_without_one_in_development
 
 
 def test_start_up_fails_when_the_agent_rest_backend_has_no_urls(tmp_path):
-    result = run(["manage.py", "check"], production_environment(tmp_path, REGISTERFT_ISSUER="agent-rest"))
+    result = run(["manage.py", "check"], production_environment(tmp_path, REGISTERFT_ISSUERS="agent-rest"))
     assert result.returncode != 0
     assert "AGENT_REST_CONNECTION_URL" in result.stderr

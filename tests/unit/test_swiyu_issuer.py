@@ -130,7 +130,7 @@ def test_it_has_no_connection_step():
 
 @pytest.fixture
 def swiyu_settings(settings):
-    settings.REGISTERFT_ISSUER = "swiyu"
+    settings.REGISTERFT_ISSUERS = ("swiyu",)
     settings.SWIYU_MANAGEMENT_URL = BASE
     settings.SWIYU_CREDENTIAL_CONFIGURATION_ID = "registerft_sd_jwt"
     settings.SWIYU_WEBHOOK_KEY = "hook-key"

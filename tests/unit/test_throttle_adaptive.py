@@ -22,7 +22,7 @@ CEILING = 6
 
 @pytest.fixture(autouse=True)
 def ceiling(settings):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     settings.REGISTERFT_MAX_IN_PROGRESS = CEILING
     settings.REGISTERFT_IN_PROGRESS_HOLD = 30
     adaptive._baselines.clear()

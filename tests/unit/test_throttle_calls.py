@@ -53,7 +53,7 @@ def test_without_a_bound_no_slot_is_taken(settings):
 
 
 def test_a_visitor_arriving_while_every_slot_is_busy_gets_the_issuer_page_and_nothing_is_lost(client, settings):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = AGENT
     get_issuer.cache_clear()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as agent:

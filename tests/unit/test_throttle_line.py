@@ -25,7 +25,7 @@ HOLD = 30
 
 @pytest.fixture(autouse=True)
 def bound(settings):
-    settings.REGISTERFT_ISSUER = "demo"
+    settings.REGISTERFT_ISSUERS = ("demo",)
     settings.REGISTERFT_MAX_IN_PROGRESS = 2
     settings.REGISTERFT_IN_PROGRESS_HOLD = HOLD
     settings.REGISTERFT_QUEUE_TICKET_TTL = 30
@@ -166,7 +166,7 @@ def test_a_visitor_told_it_is_their_turn_keeps_it_for_a_moment_then_hands_it_on(
 
 
 def test_failed_invitations_hold_no_place_and_the_next_visitor_starts_at_once(settings, client_factory):
-    settings.REGISTERFT_ISSUER = "agent-rest"
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
     settings.REGISTERFT_MAX_IN_PROGRESS = 5
     settings.AGENT_REST_CONNECTION_URL = settings.AGENT_REST_ISSUER_URL = "http://agent.test"
     with responses.RequestsMock() as agent:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from onboarding import operations
+from onboarding.issuers import issuer_names
 from onboarding.issuers.base import IssuerError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -34,6 +35,13 @@ class Command(BaseCommand):
             help="Where phones reach the portal, for issuers whose invitations are portal pages (the "
             f"demo issuer). Default: REGISTERFT_PUBLIC_URL, else {DEFAULT_BASE_URL}.",
         )
+        parser.add_argument(
+            "--backend",
+            default="",
+            choices=issuer_names(),
+            help="Where the portal runs several issuer backends: the one to invite with (default: the "
+            "first of REGISTERFT_ISSUERS that makes connection invitations).",
+        )
         parser.add_argument("--no-qr", action="store_true", help="Print only the URL, without the QR code.")
         parser.add_argument(
             "--invert",
@@ -47,7 +55,7 @@ class Command(BaseCommand):
         if not base_url.startswith(("http://", "https://")):
             raise CommandError(f"--base-url must start with http:// or https://, not {base_url!r}.")
         try:
-            invitation = operations.invitation_create(label=label, base_url=base_url)
+            invitation = operations.invitation_create(label=label, base_url=base_url, backend=options["backend"])
         except IssuerError as err:
             raise CommandError(f"The issuer could not create an invitation: {err}") from err
         if not options["no_qr"]:
