@@ -21,12 +21,10 @@ from tests.integration.test_door import Door, did_key, present, record_of
 from tests.integration.test_swiyu_flow import offer_page, pin_on, scanned
 from tests.oid4vc.components import limit_with_install
 from tests.oid4vc.fixtures import (  # noqa: F401  (fixtures)
-    BEARER_TOKEN,
-    CONFIGURATION_ID,
-    WEBHOOK_KEY,
     oid4vc_components,
     oid4vc_holder,
     oid4vc_log_dir,
+    point_at_swiyu_standin,
     swiyu_standin,
 )
 from tests.oid4vc.reading import verified_claims
@@ -44,15 +42,7 @@ def both(settings, issuer_agent, swiyu_standin, live_server) -> Iterator[str]:
     settings.ACAPY_ADMIN_API_KEY = issuer_agent.api_key
     settings.ACAPY_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.ACAPY_ISSUER_DID = ""
-    settings.SWIYU_MANAGEMENT_URL = swiyu_standin.url
-    settings.SWIYU_CREDENTIAL_CONFIGURATION_ID = CONFIGURATION_ID
-    settings.SWIYU_BEARER_TOKEN = BEARER_TOKEN
-    settings.SWIYU_OAUTH_TOKEN_URL = ""
-    settings.SWIYU_WEBHOOK_KEY = WEBHOOK_KEY
-    settings.SWIYU_USE_PIN = True
-    settings.SWIYU_STATUS_LISTS = []
-    settings.REGISTERFT_OFFER_SCHEME = ""
-    settings.REGISTERFT_ISSUER_TIMEOUT = 10.0
+    point_at_swiyu_standin(settings, swiyu_standin)
     get_issuer.cache_clear()
     get_verifier.cache_clear()
     yield live_server.url

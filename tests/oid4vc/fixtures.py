@@ -85,11 +85,10 @@ def oid4vc_holder(oid4vc_components, oid4vc_log_dir, request) -> Holder:
     return Holder(started(NodeProcess(oid4vc_components, "holder.mjs", oid4vc_log_dir, "/health"), request))
 
 
-@pytest.fixture
-def swiyu_portal(settings, swiyu_standin, live_server) -> Iterator[str]:
-    """The live portal's URL, with the swiyu backend pointed at the stand-in, a PIN on every offer."""
-    settings.REGISTERFT_ISSUERS = ("swiyu",)
-    settings.SWIYU_MANAGEMENT_URL = swiyu_standin.url
+def point_at_swiyu_standin(settings, standin) -> None:
+    """The swiyu backend's settings for the stand-in management API: a bearer token, its webhook
+    key, a PIN on every offer."""
+    settings.SWIYU_MANAGEMENT_URL = standin.url
     settings.SWIYU_CREDENTIAL_CONFIGURATION_ID = CONFIGURATION_ID
     settings.SWIYU_BEARER_TOKEN = BEARER_TOKEN
     settings.SWIYU_OAUTH_TOKEN_URL = ""
@@ -98,6 +97,13 @@ def swiyu_portal(settings, swiyu_standin, live_server) -> Iterator[str]:
     settings.SWIYU_STATUS_LISTS = []
     settings.REGISTERFT_OFFER_SCHEME = ""
     settings.REGISTERFT_ISSUER_TIMEOUT = 10.0
+
+
+@pytest.fixture
+def swiyu_portal(settings, swiyu_standin, live_server) -> Iterator[str]:
+    """The live portal's URL, with the swiyu backend pointed at the stand-in, a PIN on every offer."""
+    settings.REGISTERFT_ISSUERS = ("swiyu",)
+    point_at_swiyu_standin(settings, swiyu_standin)
     get_issuer.cache_clear()
     yield live_server.url
     get_issuer.cache_clear()
