@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -60,3 +61,29 @@ def stop_process_group(process: subprocess.Popen | None) -> None:
         process.wait(timeout=10)
     except ProcessLookupError:
         pass
+
+
+# The portal's own variables: a process started for a test gets none of the test run's.
+PORTAL_PREFIXES = ("DJANGO_", "REGISTERFT_", "GUNICORN_", "ACAPY_", "AGENT_REST_", "PYTEST_", "SWIYU_")
+
+
+def production_environ(workdir: Path, **variables: str) -> dict[str, str]:
+    """The environment of the portal in production behind a TLS proxy on loopback (the proxy sets
+    X-Forwarded-Proto and X-Forwarded-For), its var folder and static files under ``workdir``,
+    with ``variables`` on top."""
+    environ = {
+        name: value for name, value in os.environ.items()
+        if not name.startswith(PORTAL_PREFIXES) and name not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+    }
+    environ.update(
+        DJANGO_SETTINGS_MODULE="registerft.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
+        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+        REGISTERFT_CLIENT_IP_HEADER="X-Forwarded-For",
+        REGISTERFT_VAR_DIR=str(workdir / "var"),
+        **variables,
+    )
+    return environ

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import processes
 from tests.integration import proxy
 from tests.multi_instance.services import (
     BASE_DIR, Process, ServiceSetupError, control_socket_args, free_port, manage,
@@ -89,27 +90,10 @@ def workdir() -> Iterator[Path]:
 def production_environ(workdir: Path, port: int) -> dict[str, str]:
     """The guide's environment for one instance with nginx on the same machine, on loopback; the
     issue's two workers of four threads."""
-    environ = {
-        name: value for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "REGISTERFT_", "GUNICORN_", "ACAPY_", "AGENT_REST_", "PYTEST_", "SWIYU_"))
-        and name not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
-    }
-    environ.update(
-        DJANGO_SETTINGS_MODULE="registerft.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
-        REGISTERFT_CLIENT_IP_HEADER="X-Forwarded-For",
-        REGISTERFT_TRUSTED_PROXY_COUNT="1",
-        REGISTERFT_VAR_DIR=str(workdir / "var"),
-        REGISTERFT_ISSUERS="demo",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS="2",
-        GUNICORN_THREADS="4",
+    return processes.production_environ(
+        workdir, REGISTERFT_TRUSTED_PROXY_COUNT="1", REGISTERFT_ISSUERS="demo",
+        GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", GUNICORN_THREADS="4",
     )
-    return environ
 
 
 def make_certificate(openssl: Path, folder: Path) -> tuple[Path, Path]:

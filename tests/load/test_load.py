@@ -21,6 +21,7 @@ import requests
 from tests.fakes import FakeAgent
 from tests.load.visitors import run_crowd
 from tests.multi_instance.services import BASE_DIR, Process, control_socket_args, free_port, manage
+from tests.processes import production_environ
 
 VISITORS = int(os.environ.get("REGISTERFT_LOAD_VISITORS", "30"))
 # Seconds for the whole crowd; the full 300 get more.
@@ -51,20 +52,8 @@ def portal(workdir) -> Iterator[tuple[str, FakeAgent, Process]]:
         api_key=ADMIN_API_KEY,
     )
     issuer_url = standin.start()
-    environ = {
-        name: value for name, value in os.environ.items()
-        if not name.startswith(("DJANGO_", "REGISTERFT_", "GUNICORN_", "ACAPY_", "AGENT_REST_", "PYTEST_"))
-        and name not in ("DATABASE_URL", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
-    }
-    environ.update(
-        DJANGO_SETTINGS_MODULE="registerft.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
-        REGISTERFT_CLIENT_IP_HEADER="X-Forwarded-For",
-        REGISTERFT_VAR_DIR=str(workdir / "var"),
+    environ = production_environ(
+        workdir,
         REGISTERFT_ISSUERS="acapy",
         ACAPY_ADMIN_URL=issuer_url,
         ACAPY_ADMIN_API_KEY=ADMIN_API_KEY,
