@@ -15,6 +15,7 @@ portal as the agent would.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 import json
 import os
 import re
@@ -83,6 +84,7 @@ class Relay:
         self.issued: dict[str, float] = {}  # cred_ex_id -> time
         self.issued_on: dict[str, float] = {}  # connection id -> time
         self.received = 0
+        self.topics: Counter[str] = Counter()  # "topic state" -> webhooks received
         self.changed = threading.Condition()
         self._local = threading.local()
         relay = self
@@ -123,6 +125,7 @@ class Relay:
             payload = {}
         with self.changed:
             self.received += 1
+            self.topics[f"{topic} {payload.get('state', '')}"] += 1
             if topic == "connections" and payload.get("state") in ("active", "completed"):
                 self.connected.setdefault(payload.get("invitation_msg_id", ""), (now, payload.get("connection_id", "")))
             elif topic == "issue_credential_v2_0" and payload.get("state") == "done" and payload.get("role") == "issuer":
@@ -212,6 +215,7 @@ class Round:
     by_kind: dict[str, tuple[float, int]] = field(default_factory=dict)
     machine_busy: float = 0.0
     webhooks: int = 0
+    bench_cpu: float = 0.0  # this process's own CPU time: the simulated browsers, wallets' driver and relay
 
     @property
     def done(self) -> int:
@@ -226,24 +230,28 @@ class Round:
     def latencies(self) -> list[float]:
         return sorted(done - arrived for arrived, done in zip(self.arrivals, self.finished))
 
-    def while_waiting(self) -> tuple[float, float]:
+    def while_waiting(self) -> tuple[float, float, float]:
         """While somebody waited in line: the seconds in which the agent had no flow of the
         portal's, and the mean number of new visitors' flows at the agent (invitation made,
-        wallet not yet connected: what the line's limit bounds)."""
+        wallet not yet connected) and of offers at the agent (details sent, credential not yet
+        issued): together, the places the line's limit bounds."""
         waits = [(a, b) for a, b in zip(self.arrivals, self.admitted) if b - a > 0.05]
         if not waits:
-            return 0.0, float("nan")
-        step, idle, moments, starting_sum = 0.02, 0.0, 0, 0
+            return 0.0, float("nan"), float("nan")
+        step, idle, moments, starting_sum, offering_sum = 0.02, 0.0, 0, 0, 0
         starting = list(zip(self.admitted, self.connected))
-        busy = starting + list(zip(self.offered, self.finished))
+        offering = list(zip(self.offered, self.finished))
         moment, end = min(a for a, _ in waits), max(b for _, b in waits)
         while moment < end:
             if any(a <= moment < b for a, b in waits):
                 moments += 1
-                starting_sum += sum(a <= moment < b for a, b in starting)
-                idle += step * (not any(a <= moment < b for a, b in busy))
+                new = sum(a <= moment < b for a, b in starting)
+                offers = sum(a <= moment < b for a, b in offering)
+                starting_sum += new
+                offering_sum += offers
+                idle += step * (not new and not offers)
             moment += step
-        return idle, starting_sum / max(1, moments)
+        return idle, starting_sum / max(1, moments), offering_sum / max(1, moments)
 
     def refill_delays(self) -> list[float]:
         """For each visitor let in after waiting: the time since the last wallet connected (which
@@ -332,8 +340,10 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     agent_before = agents.cpu_seconds()
     busy_before, total_before = machine_ticks()
     webhooks_before = relay.received
+    bench_before = sum(os.times()[:2])
     result.started = time.monotonic()
     run()
+    result.bench_cpu = sum(os.times()[:2]) - bench_before
     busy_after, total_after = machine_ticks()
     result.machine_busy = (busy_after - busy_before) / max(1, total_after - total_before)
     result.agent_cpu = agents.cpu_seconds() - agent_before
@@ -578,11 +588,13 @@ class EventResult:
     metrics: str
     line: LineCost
     seconds: float
+    topics: dict[str, float] = field(default_factory=dict)  # webhooks per credential, by topic and state
 
 
 def run_event(workdir: Path) -> EventResult:
     started = time.monotonic()
     secret = secrets.token_hex(24)
+    metrics_token = secrets.token_urlsafe(24)
     relay = Relay(secret)
     relay.start()
     agents = Agents(workdir / "agents", relay)
@@ -598,6 +610,7 @@ def run_event(workdir: Path) -> EventResult:
             "ACAPY_ISSUER_DID": agents.did,
             "REGISTERFT_ISSUER_TIMEOUT": str(ISSUER_TIMEOUT),
             "REGISTERFT_METRICS": "1",
+            "REGISTERFT_METRICS_TOKEN": metrics_token,
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "portal" / "prometheus"),
             "BENCH_CPU_DIR": str(workdir / "portal" / "cpu"),
         })
@@ -621,9 +634,11 @@ def run_event(workdir: Path) -> EventResult:
                     rounds.append(done)
                     log(f"round {number} {kind:6} {crowd:3} visitors: {done.done} issued, {done.rate:.2f}/s, "
                         f"p95 {percentile(done.latencies(), 0.95):.1f} s, {len(done.failures)} failed, "
-                        f"machine {done.machine_busy:.0%} busy")
+                        f"machine {done.machine_busy:.0%} busy, "
+                        f"portal {done.portal_cpu:.1f} s, agent {done.agent_cpu:.1f} s, bench {done.bench_cpu:.1f} s of CPU")
                     time.sleep(1)
-        metrics = requests.get(portal.base_url + "/metrics", headers={"X-Forwarded-Proto": "https"}, timeout=10).text
+        metrics = requests.get(portal.base_url + "/metrics", timeout=10, headers={
+            "X-Forwarded-Proto": "https", "Authorization": f"Bearer {metrics_token}"}).text
         log(f"{LINE_CROWD} visitors waiting in line, polling as the page says, for {LINE_SECONDS:.0f} s")
         line = line_cost(portal)
         log(f"{line.waiting} waiting: {line.polls / line.seconds:.0f} polls/s, portal {line.cores:.2f} cores, "
@@ -639,7 +654,9 @@ def run_event(workdir: Path) -> EventResult:
         portal.stop()
         agents.stop()
         relay.stop()
-    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started)
+    issued = max(1, len(relay.issued))
+    topics = {name: count / issued for name, count in relay.topics.most_common()}
+    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics)
 
 
 # --- The report ------------------------------------------------------------------------------------
@@ -655,7 +672,7 @@ def event_table(result: EventResult) -> str:
         + ", ".join(f"{c}: {rate:.2f}" for c, rate in result.sweep.items()) + f"; bare rounds at {result.concurrency}.",
         "",
         "| visitors | round | bare /s | portal /s | share | p50 / p95 to credential | waited (median / max s) "
-        "| while waiting: agent idle, new flows at the agent | freed place taken after (median) | portal CPU ms per registration (pages / polls / webhooks / server) "
+        "| while waiting: agent idle, new flows + offers at the agent | freed place taken after (median) | portal CPU ms per registration (pages / polls / webhooks / server) "
         "| agent CPU ms | portal / agent | machine busy (bare / portal) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -664,7 +681,7 @@ def event_table(result: EventResult) -> str:
         portal = [r for r in result.rounds if r.kind == "portal" and r.crowd == crowd]
         for number, (b, p) in enumerate(zip(bare, portal), start=1):
             lat = p.latencies()
-            idle, flows = p.while_waiting()
+            idle, flows, offers = p.while_waiting()
             waits = [a2 - a1 for a1, a2 in zip(p.arrivals, p.admitted)]
             n = max(1, p.done)
             kinds = {kind: p.by_kind.get(kind, (0.0, 0))[0] * 1000 / n for kind in ("pages", "polls", "webhooks")}
@@ -673,7 +690,7 @@ def event_table(result: EventResult) -> str:
             lines.append(
                 f"| {crowd} | {number} | {b.rate:.2f} | {p.rate:.2f} | {p.rate / b.rate if b.rate else 0:.0%} "
                 f"| {percentile(lat, 0.5):.1f} / {percentile(lat, 0.95):.1f} s "
-                f"| {p.waited} ({_median(waits):.1f} / {max(waits, default=0):.1f}) | {idle:.1f} s, {flows:.1f} "
+                f"| {p.waited} ({_median(waits):.1f} / {max(waits, default=0):.1f}) | {idle:.1f} s, {flows:.1f} + {offers:.1f} "
                 f"| {_median(p.refill_delays()) * 1000:.0f} ms "
                 f"| {portal_ms:.0f} ({kinds['pages']:.0f} / {kinds['polls']:.0f} / {kinds['webhooks']:.0f} / {server:.0f}) "
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
@@ -685,6 +702,8 @@ def event_table(result: EventResult) -> str:
     registrations = max(1, sum(r.done for r in portal_rounds))
     lines += ["", "Requests per registration through the portal: " + ", ".join(
         f"{kind} {count / registrations:.1f}" for kind, count in requests_by_kind.items()) + "."]
+    lines.append("The issuer's webhooks per credential, by topic and state: " + ", ".join(
+        f"{name.strip()} {count:.1f}" for name, count in result.topics.items()) + ".")
     limit = re.search(r"^registerft_line_limit (\S+)", result.metrics, re.M)
     if limit:
         lines.append(f"The line's limit at the end (/metrics): {float(limit.group(1)):.1f}.")
