@@ -370,7 +370,7 @@ if REGISTERFT_METRICS and not DEBUG:
 
 # === The throttle: who may ask the issuer now (onboarding/throttle.py, docs/admission.md) =====
 # Registrations in progress at the agent at most; further new visitors wait in line. 0: no line.
-REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 5, minimum=0)
+REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 12, minimum=0)
 # Calls to the agent at once, from all workers and instances together. 0: no bound.
 REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0)
 # Seconds an invitation or an offer counts as in progress.
