@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from onboarding.models import Lease
-
 
 
 def _free(now: datetime) -> Q:
@@ -49,9 +48,21 @@ def lease_held(keys: Sequence[str], *, now: datetime) -> int:
 
 
 def lease_read(keys: Sequence[str], *, now: datetime) -> dict[str, tuple[int, bool]]:
-    """Several leases at once: each existing key's count, and whether somebody holds it now."""
-    rows = Lease.objects.filter(key__in=keys).values_list("key", "count", "until")
-    return {key: (count, until is not None and until > now) for key, count, until in rows}
+    """Several leases at once: each existing key's count, and whether somebody holds it now.
+
+    Written out as SQL, with "held" decided by the database: every line poll reads the line's
+    leases, and building the ORM's query (and converting each row's moment) cost more than running
+    it (in-process, a fifth of a line poll's CPU time)."""
+    connection = connections[router.db_for_read(Lease)]
+    meta, quote = Lease._meta, connection.ops.quote_name
+    key, count, until = (quote(meta.get_field(name).column) for name in ("key", "count", "until"))
+    marks = ", ".join(["%s"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {key}, {count}, {until} > %s FROM {quote(meta.db_table)} WHERE {key} IN ({marks})",  # noqa: S608  # nosec B608 - names from the model, values bound
+            [connection.ops.adapt_datetimefield_value(now), *keys],
+        )
+        return {name: (number, bool(held)) for name, number, held in cursor.fetchall()}
 
 
 def lease_count(key: str, *, until: datetime, now: datetime) -> int:
