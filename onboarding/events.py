@@ -4,7 +4,7 @@ The agent reports every state change, retries failed deliveries and may deliver 
 Each event goes through the same rule as a status poll's check (``services.registration_apply_*``),
 whose transitions only move forwards, so a repeated or late event changes nothing. Events about
 records the portal does not know (another application's connections, the holder's side, another
-backend's registrations) are ignored.
+backend's registrations) are ignored, and so are the steps on the way (``acts_on``).
 """
 
 from __future__ import annotations
@@ -20,17 +20,26 @@ from onboarding.services import (
     transition,
     registration_apply_connection,
     registration_apply_credential,
-    registration_mark_heard,
 )
 
 State = Registration.State
 Failure = Registration.Failure
 
 
+def acts_on(state: ConnectionState | CredentialState) -> bool:
+    """Whether an event in this state can move a registration. The flow acts only on a connection
+    or an exchange that ended (done or failed), which the agent reports too; the steps on the way
+    (nine of ACA-Py's eleven webhooks per registration) are acknowledged without a query or a write.
+    Without news for REGISTERFT_WEBHOOK_FALLBACK_INTERVAL, a status poll asks the agent itself."""
+    return state not in (ConnectionState.PENDING, CredentialState.PENDING)
+
+
 def registration_apply_connection_event(
     *, backend: str, invitation_msg_id: str, connection_id: str, state: ConnectionState, detail: str = ""
 ) -> Registration | None:
-    """Apply a connection's (or out-of-band invitation's) new state; None if it is not ours."""
+    """Apply a connection's new state; None if it is not ours or changes nothing."""
+    if not acts_on(state):
+        return None
     ours = Registration.objects.filter(backend=backend)
     registration = None
     if invitation_msg_id:
@@ -39,7 +48,6 @@ def registration_apply_connection_event(
         registration = ours.filter(connection_id=connection_id).first()
     if registration is None:
         return None
-    registration_mark_heard(registration=registration)
     status = ConnectionStatus(state=state, connection_id=connection_id, detail=detail)
     return registration_apply_connection(registration=registration, status=status)
 
@@ -47,7 +55,9 @@ def registration_apply_connection_event(
 def registration_apply_credential_event(
     *, backend: str, cred_ex_id: str, connection_id: str, state: CredentialState, detail: str = ""
 ) -> Registration | None:
-    """Apply a credential exchange's new state; None if it is not ours."""
+    """Apply a credential exchange's new state; None if it is not ours or changes nothing."""
+    if not acts_on(state):
+        return None
     ours = Registration.objects.filter(backend=backend)
     status = CredentialStatus(state=state, detail=detail)
     registration = ours.filter(process_id=cred_ex_id).first() if cred_ex_id else None
@@ -59,7 +69,6 @@ def registration_apply_credential_event(
         return _apply_credential_event_before_offer(
             ours.filter(connection_id=connection_id) if connection_id else ours.none(), cred_ex_id, status
         )
-    registration_mark_heard(registration=registration)
     return registration_apply_credential(registration=registration, status=status, replaced=replaced)
 
 
@@ -71,8 +80,8 @@ def _apply_credential_event_before_offer(
     records the offer and its outcome at once; the offer's own late transition then finds the
     registration moved on and changes nothing."""
     registration = candidates.filter(state=State.CONNECTED, offer_started_at__isnull=False, process_id="").first()
-    if registration is None or status.state == CredentialState.PENDING:
-        return registration
+    if registration is None:
+        return None
     now = timezone.now()
     fields: dict[str, Any] = {"process_id": cred_ex_id, "offered_at": now, "checked_at": now}
     if status.state == CredentialState.ACCEPTED:

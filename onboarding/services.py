@@ -205,14 +205,6 @@ def registration_mark_failed(
     )
 
 
-def registration_mark_heard(*, registration: Registration) -> None:
-    """The issuer told us about this registration (webhook): no need to ask it for a while. One
-    flow brings a burst of events; a mark under a second old is not written again."""
-    now = timezone.now()
-    if registration.checked_at is None or registration.checked_at < now - timedelta(seconds=1):
-        Registration.objects.filter(pk=registration.pk).update(checked_at=now)
-
-
 def _record_connection_id(registration: Registration, connection_id: str) -> Registration:
     """The agent named the connection before it completed (ACA-Py names it on the wallet's request)."""
     if connection_id and not registration.connection_id:

@@ -87,7 +87,7 @@ def credential_state(record: dict[str, Any]) -> CredentialState | None:
 
 @dataclass(frozen=True)
 class ConnectionEvent:
-    """A ``connections`` or ``out_of_band`` webhook: which invitation or connection, and its state."""
+    """A ``connections`` webhook: which invitation or connection, and its state."""
 
     invitation_msg_id: str
     connection_id: str
@@ -118,16 +118,6 @@ def parse_connection_event(payload: dict[str, Any]) -> ConnectionEvent | None:
     if state is None or not (invitation_msg_id or connection_id):
         return None
     return ConnectionEvent(invitation_msg_id, connection_id, state, _text(payload, "error_msg")[:300])
-
-
-def parse_out_of_band_event(payload: dict[str, Any]) -> ConnectionEvent | None:
-    """An ``out_of_band`` payload links the invitation to its connection; its own state
-    (await-response, done, deleted) says nothing about the connection, so it counts as pending."""
-    invitation_msg_id = _text(payload, "invi_msg_id")
-    connection_id = _text(payload, "connection_id")
-    if not (invitation_msg_id and connection_id):
-        return None
-    return ConnectionEvent(invitation_msg_id, connection_id, ConnectionState.PENDING)
 
 
 def parse_credential_event(payload: dict[str, Any]) -> CredentialEvent | None:

@@ -32,35 +32,36 @@ MAX_BODY_BYTES = 64 * 1024
 BACKEND = acapy.AcaPyIssuer.name
 
 
-def _apply_connection(payload: dict[str, Any]) -> Any:
+# What a webhook came to: the registration it moved (or None when it is not ours), or IGNORED for a
+# step on the way that the flow does not act on (events.acts_on), answered without a query.
+IGNORED = "ignored"
+Applied = Any
+
+
+def _apply_connection(payload: dict[str, Any]) -> Applied:
     event = acapy.parse_connection_event(payload)
     if event is None:
         return None
+    if not events.acts_on(event.state):
+        return IGNORED
     return events.registration_apply_connection_event(
         backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state,
         detail=event.detail,
     )
 
 
-def _apply_out_of_band(payload: dict[str, Any]) -> Any:
-    event = acapy.parse_out_of_band_event(payload)
-    if event is None:
-        return None
-    return events.registration_apply_connection_event(
-        backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state
-    )
-
-
-def _apply_credential(payload: dict[str, Any]) -> Any:
+def _apply_credential(payload: dict[str, Any]) -> Applied:
     event = acapy.parse_credential_event(payload)
     if event is None:
         return None
+    if not events.acts_on(event.state):
+        return IGNORED
     return events.registration_apply_credential_event(
         backend=BACKEND, cred_ex_id=event.cred_ex_id, connection_id=event.connection_id, state=event.state, detail=event.detail
     )
 
 
-def _apply_problem_report(payload: dict[str, Any]) -> Any:
+def _apply_problem_report(payload: dict[str, Any]) -> Applied:
     """A wallet that refuses the door's request sends only a problem report naming the request's
     thread: the door shows the refusal at once instead of waiting for its timeout."""
     thread = payload.get("~thread")
@@ -68,9 +69,10 @@ def _apply_problem_report(payload: dict[str, Any]) -> Any:
     return checkin.checkin_request_declined(thread_id=thread_id) if isinstance(thread_id, str) else None
 
 
-TOPICS: dict[str, Callable[[dict[str, Any]], Any]] = {
+# The out-of-band invitation's own events (await-response, done, deleted) say nothing the connection's
+# do not: its topic is acknowledged unread, as every topic not named here.
+TOPICS: dict[str, Callable[[dict[str, Any]], Applied]] = {
     "connections": _apply_connection,
-    "out_of_band": _apply_out_of_band,
     "issue_credential_v2_0": _apply_credential,
     "problem_report": _apply_problem_report,
 }
@@ -127,6 +129,9 @@ class AcaPyWebhookView(View):
             metrics.webhook_delivery_observed(topic=counted, outcome="bad_request")
             return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
         registration = apply(payload)
+        if registration is IGNORED:
+            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
+            return HttpResponse(status=204)
         metrics.webhook_delivery_observed(topic=counted, outcome="applied" if registration else "unmatched")
         if registration is not None:
             # Only ids and states: payloads may carry the credential's attributes. Events about

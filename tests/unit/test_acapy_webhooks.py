@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 import requests
 import responses
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from responses import matchers
 
@@ -179,15 +181,22 @@ def test_the_issuers_response_is_not_yet_connected_but_the_wallets_completion_is
     assert Registration.objects.get().state == State.CONNECTED
 
 
-def test_the_out_of_band_event_links_the_connection_and_marks_the_registration_heard(hook, clock):
-    make_registration()
-    payload = {"oob_id": "oob-1", "invi_msg_id": "msg-1", "connection_id": "conn-1", "state": "await-response",
-               "role": "sender"}
-    assert deliver(hook, "out_of_band", payload).status_code == 204
-    registration = Registration.objects.get()
-    assert registration.state == State.INVITED
-    assert registration.connection_id == "conn-1"
-    assert registration.checked_at == clock.current
+def test_the_steps_on_the_way_are_acknowledged_without_a_query_or_a_write(hook):
+    registration = make_registration()
+    steps = [
+        ("out_of_band", {"oob_id": "oob-1", "invi_msg_id": "msg-1", "connection_id": "conn-1",
+                         "state": "await-response", "role": "sender"}),
+        ("connections", connection_event("request", "request-received")),
+        ("connections", connection_event("response", "response-sent")),
+        ("issue_credential_v2_0", credential_event("offer-sent")),
+        ("issue_credential_v2_0", credential_event("credential-issued")),
+    ]
+    for topic, payload in steps:
+        with CaptureQueriesContext(connection) as queries:
+            assert deliver(hook, topic, payload).status_code == 204
+        assert len(queries) == 0, (topic, payload["state"])
+    after = Registration.objects.get()
+    assert (after.state, after.connection_id, after.checked_at) == (State.INVITED, "", registration.checked_at)
 
 
 def test_a_later_connection_event_finds_the_registration_by_its_connection(hook):
@@ -307,10 +316,11 @@ def test_with_webhooks_flowing_status_polls_never_reach_the_agent(client, hook, 
     mock_did_and_offer(agent)
     assert client.get("/").status_code == 200
     for _ in range(50):
+        # A wallet scanning within the fallback interval: the page polls, the agent reports the
+        # steps on the way, and nothing reaches the agent.
         assert client.get("/check_connection/status").json()["state"] == "waiting"
-        clock.advance(0.5)
+        clock.advance(0.15)
         if _ % 10 == 0:
-            # The agent reports progress now and then, which also postpones the fallback check.
             deliver(hook, "connections", connection_event("request", "request-received"))
     deliver(hook, "connections", connection_event("active", "completed"))
     assert client.get("/check_connection/status").json()["next"] == "/name"
