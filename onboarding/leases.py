@@ -9,6 +9,7 @@ Each take is one conditional UPDATE, atomic on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connections, router, transaction
@@ -68,14 +69,40 @@ def lease_read(keys: Sequence[str], *, now: datetime) -> dict[str, tuple[int, bo
 def lease_count(key: str, *, until: datetime, now: datetime) -> int:
     """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count.
 
-    In one transaction: the UPDATE holds the row until the count is read back, so that two workers
-    never read the same count."""
-    with transaction.atomic():
-        count = _count_one(key, until=until)
+    Two workers never read the same count: where the database can return rows from an UPDATE
+    (PostgreSQL, SQLite 3.35+) the count comes back with the one statement that raises it (a rate
+    check costs one statement instead of four); elsewhere the UPDATE holds the row, in one
+    transaction, until the count is read back."""
+    connection = connections[router.db_for_write(Lease)]
+    if connection.features.can_return_rows_from_bulk_insert:  # the same RETURNING clause
+        count = _count_one_returning(connection, key, until=until)
+    else:
+        with transaction.atomic():
+            count = _count_one(key, until=until)
     if count == 1:
         # A new window is a good moment to drop finished ones: once per key and window.
         Lease.objects.filter(key__gte="rate:", key__lt="rate;", until__lte=now).delete()
     return count
+
+
+def _count_one_returning(connection: Any, key: str, *, until: datetime) -> int:
+    meta, quote = Lease._meta, connection.ops.quote_name
+    name, count = quote(meta.get_field("key").column), quote(meta.get_field("count").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {count} = {count} + 1 WHERE {name} = %s RETURNING {count}",  # noqa: S608  # nosec B608 - names from the model, the value bound
+            [key],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return int(row[0])
+    try:
+        with transaction.atomic():
+            Lease.objects.create(key=key, count=1, until=until)
+    except IntegrityError:
+        # Another worker opened the window between our UPDATE and INSERT: count on its row.
+        return _count_one_returning(connection, key, until=until)
+    return 1
 
 
 def _count_one(key: str, *, until: datetime) -> int:

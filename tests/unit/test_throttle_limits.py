@@ -8,10 +8,11 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
-from onboarding import throttle
+from onboarding import leases, throttle
 from onboarding.models import DemoConnection, DemoCredential, Lease, Registration
 from onboarding.views.limits import visitor_address
 from registerft.env import envrate
@@ -47,6 +48,14 @@ def test_it_refuses_attempts_over_the_rate_until_the_window_ends():
     refused = throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=15))
     assert refused == throttle.Limited(retry_after=45)
     assert throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=60)) is None
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-select"])
+def test_it_counts_the_same_with_and_without_update_returning(returning, monkeypatch):
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+    counts = [leases.lease_count("rate:k:1", until=NOON + timedelta(seconds=60), now=NOON) for _ in range(3)]
+    assert counts == [1, 2, 3]
+    assert Lease.objects.get(key="rate:k:1").count == 3
 
 
 def test_it_counts_each_key_on_its_own():
