@@ -32,9 +32,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from bench.browser import Answer, Browser, BrowserError
 from bench.cpu import read_totals
 from bench.portal import Portal, free_port, log, process_cpu_seconds
 from tests.integration.agents import Agent, ensure_acapy
@@ -134,9 +133,9 @@ class Relay:
             self.changed.notify_all()
         target = self.forward_to
         if target:
-            if not hasattr(self._local, "http"):
-                self._local.http = requests.Session()
-            answer = self._local.http.post(f"{target}/webhooks/acapy{path}", data=body, timeout=30, headers={
+            if getattr(self._local, "target", None) != target:
+                self._local.target, self._local.http = target, Browser(target)
+            answer = self._local.http.request("POST", f"/webhooks/acapy{path}", body=body, headers={
                 "x-api-key": key, "Content-Type": "application/json", "X-Forwarded-Proto": "https"})
             return answer.status_code
         return 200
@@ -359,42 +358,33 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
 # --- Through the portal ----------------------------------------------------------------------------
 
 
-def browser_session() -> requests.Session:
-    """As a browser does, a GET on a kept-alive connection the server has just closed is sent
-    again once on a new one."""
-    http = requests.Session()
-    http.mount("http://", HTTPAdapter(max_retries=Retry(total=1, allowed_methods={"GET"}, status=None)))
-    return http
-
-
 class EventVisitor:
     """A visitor's browser, polling as the page's script does (bench/visitors.py's cookie handling)."""
 
-    def __init__(self, portal: Portal, holder: Agent | None, http: requests.Session | None = None):
-        self.base_url = portal.base_url
+    def __init__(self, portal: Portal, holder: Agent | None, browser: Browser | None = None):
         self.origin = "https://" + urlsplit(portal.base_url).netloc
-        self.http = http or browser_session()
+        self.browser = browser or Browser(portal.base_url)
         self.holder = holder
         self.waited = False
         # The portal's cookies are Secure and this is plain loopback HTTP: kept by hand.
         self.cookies: dict[str, str] = {}
 
-    def send(self, method: str, path: str, *, data: dict[str, str] | None = None, **headers: str) -> requests.Response:
-        response = self.http.request(method, self.base_url + path, data=data, cookies=self.cookies,
-                                     headers={"X-Forwarded-Proto": "https", **headers}, allow_redirects=False,
-                                     timeout=30)
-        self.http.cookies.clear()
-        self.cookies.update(response.cookies.get_dict())
-        return response
+    def send(self, method: str, path: str, *, data: dict[str, str] | None = None, **headers: str) -> Answer:
+        sent = {"X-Forwarded-Proto": "https", **headers}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        answer = self.browser.request(method, path, data=data, headers=sent)
+        self.cookies.update(answer.cookies)
+        return answer
 
-    def get(self, path: str, **headers: str) -> requests.Response:
+    def get(self, path: str, **headers: str) -> Answer:
         return self.send("GET", path, **headers)
 
     def page_then_poll(self, path: str, target: str) -> None:
         """Open ``path`` and poll as its page does until it moves on to ``target`` (a page that
         redirects there at once needs no poll)."""
         page = self.get(path)
-        if page.status_code == 302 and urlsplit(page.headers["Location"]).path.rstrip("/") == target.rstrip("/"):
+        if page.status_code == 302 and urlsplit(page.headers["location"]).path.rstrip("/") == target.rstrip("/"):
             return
         if page.status_code != 200:
             raise RuntimeError(f"{path} answered {page.status_code}")
@@ -473,7 +463,7 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
                 raise RuntimeError("no success page")
             seen = time.monotonic()
             done = relay.wait(lambda: relay.issued_on.get(connection_id), "a credential")
-        except (requests.RequestException, RuntimeError, TimeoutError, ValueError, KeyError) as err:
+        except (BrowserError, requests.RequestException, RuntimeError, TimeoutError, ValueError, KeyError) as err:
             with lock:
                 result.failures.append(repr(err)[:200])
             return
@@ -524,15 +514,14 @@ def line_cost(portal: Portal, *, crowd: int = LINE_CROWD, seconds: float = LINE_
     the line's status for the first 20 in line."""
     local = threading.local()
 
-    def http() -> requests.Session:
-        if not hasattr(local, "http"):
-            local.http = browser_session()
-        return local.http
+    def browser() -> Browser:
+        if not hasattr(local, "browser"):
+            local.browser = Browser(portal.base_url)
+        return local.browser
 
     def arrive(_number: int) -> tuple[EventVisitor, float] | None:
-        visitor = EventVisitor(portal, None, http())
+        visitor = EventVisitor(portal, None, browser())
         page = visitor.get("/")
-        visitor.http.cookies.clear()
         interval = POLL_INTERVAL.search(page.text)
         return (visitor, int(interval.group(1)) / 1000) if interval and "data-queue-position" in page.text else None
 
@@ -559,7 +548,7 @@ def line_cost(portal: Portal, *, crowd: int = LINE_CROWD, seconds: float = LINE_
             started = time.monotonic()
             try:
                 data = visitor.get("/queue/status", Accept="application/json").json()
-            except (requests.RequestException, ValueError):
+            except (BrowserError, ValueError):
                 data = {}
             took = time.monotonic() - started
             with lock:
