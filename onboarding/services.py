@@ -175,11 +175,15 @@ def registration_complete(*, session: MutableMapping[str, Any], registration: Re
 def transition(registration: Registration, from_states: tuple[str, ...], **fields: Any) -> Registration:
     fields.setdefault("updated_at", timezone.now())
     changed = Registration.objects.filter(pk=registration.pk, state__in=from_states).update(**fields)
-    registration.refresh_from_db()
-    if changed:
-        logger.info("registration id=%s state=%s", registration.pk, registration.state)
-        if registration.state in SETTLED:
-            throttle.place_release(holder=str(registration.pk))
+    if not changed:
+        registration.refresh_from_db()  # somebody else moved it: see where to
+        return registration
+    # Written as asked: the instance takes the new values without reading the row back.
+    for name, value in fields.items():
+        setattr(registration, name, value)
+    logger.info("registration id=%s state=%s", registration.pk, registration.state)
+    if registration.state in SETTLED:
+        throttle.place_release(holder=str(registration.pk))
     return registration
 
 
