@@ -22,6 +22,8 @@ import re
 import random
 import secrets
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +50,8 @@ CROWDS = tuple(int(n) for n in os.environ.get("BENCH_EVENT_CROWDS", "60,200").sp
 ROUNDS = int(os.environ.get("BENCH_EVENT_ROUNDS", "3"))
 SWEEP = (3, 4, 5, 6)
 SWEEP_FLOWS = 20
+SLOWED_CROWD = 60
+DEFAULT_CEILING = 12  # REGISTERFT_MAX_IN_PROGRESS's default (docs/settings.md)
 LINE_CROWD = 1000
 LINE_SECONDS = 20.0
 MAX_LINE_CORES = 0.25
@@ -495,6 +499,53 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
     return result
 
 
+# --- The agent slowed down --------------------------------------------------------------------------
+
+
+@dataclass
+class Slowed:
+    """A portal round while another process keeps one core busy, and the line's limit meanwhile."""
+
+    round: Round
+    limits: list[float]
+    ceiling: int
+
+
+def read_line_limit(portal: Portal) -> float | None:
+    try:
+        text = requests.get(portal.base_url + "/metrics", timeout=10, headers={
+            "X-Forwarded-Proto": "https", "Authorization": f"Bearer {portal.env['REGISTERFT_METRICS_TOKEN']}"}).text
+    except requests.RequestException:
+        return None
+    found = re.search(r"^registerft_line_limit (\S+)", text, re.M)
+    return float(found.group(1)) if found else None
+
+
+def slowed_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) -> Slowed:
+    """``crowd`` visitors through the portal while a process spins on one core (another service on
+    the machine): the agent's calls slow down, and the line's limit must come down by itself."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # noqa: S603 - our own interpreter
+    limits: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            limit = read_line_limit(portal)
+            if limit is not None:
+                limits.append(limit)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result = portal_round(agents, relay, portal, crowd=crowd)
+    finally:
+        done.set()
+        hog.kill()
+        hog.wait()
+        sampler.join(5)
+    return Slowed(result, limits, int(portal.env.get("REGISTERFT_MAX_IN_PROGRESS") or DEFAULT_CEILING))
+
+
 # --- A thousand waiting ---------------------------------------------------------------------------
 
 
@@ -578,6 +629,7 @@ class EventResult:
     line: LineCost
     seconds: float
     topics: dict[str, float] = field(default_factory=dict)  # webhooks per credential, by topic and state
+    slowed: Slowed | None = None
 
 
 def run_event(workdir: Path) -> EventResult:
@@ -628,6 +680,12 @@ def run_event(workdir: Path) -> EventResult:
                     time.sleep(1)
         metrics = requests.get(portal.base_url + "/metrics", timeout=10, headers={
             "X-Forwarded-Proto": "https", "Authorization": f"Bearer {metrics_token}"}).text
+        slowed = None
+        if ROUNDS:
+            log(f"the agent slowed down: {SLOWED_CROWD} visitors while another process keeps one core busy")
+            slowed = slowed_round(agents, relay, portal, crowd=SLOWED_CROWD)
+            log(f"slowed: {slowed.round.done} issued, {slowed.round.rate:.2f}/s, line limit "
+                f"{min(slowed.limits, default=0):.0f} to {max(slowed.limits, default=0):.0f}")
         log(f"{LINE_CROWD} visitors waiting in line, polling as the page says, for {LINE_SECONDS:.0f} s")
         line = line_cost(portal)
         log(f"{line.waiting} waiting: {line.polls / line.seconds:.0f} polls/s, portal {line.cores:.2f} cores, "
@@ -645,7 +703,7 @@ def run_event(workdir: Path) -> EventResult:
         relay.stop()
     issued = max(1, len(relay.issued))
     topics = {name: count / issued for name, count in relay.topics.most_common()}
-    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics)
+    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics, slowed)
 
 
 # --- The report ------------------------------------------------------------------------------------
@@ -696,6 +754,15 @@ def event_table(result: EventResult) -> str:
     limit = re.search(r"^registerft_line_limit (\S+)", result.metrics, re.M)
     if limit:
         lines.append(f"The line's limit at the end (/metrics): {float(limit.group(1)):.1f}.")
+    slowed = result.slowed
+    if slowed is not None:
+        calls = [ms / 1000 for ms in slowed.round.calls_ms]
+        lines.append(
+            f"The agent slowed down (another process spinning on one core), {slowed.round.crowd} visitors: "
+            f"{slowed.round.done} issued at {slowed.round.rate:.2f}/s, {len(slowed.round.failures)} failed, "
+            f"{slowed.round.failed_calls} failed agent calls, calls p99 {percentile(calls, 0.99) * 1000:.0f} ms; "
+            f"the line's limit (ceiling {slowed.ceiling}) sampled twice a second: lowest "
+            f"{min(slowed.limits, default=0):.0f}, at the end {slowed.limits[-1] if slowed.limits else 0:.0f}.")
     line = result.line
     lines.append(f"{line.waiting} visitors waiting in line for {line.seconds:.0f} s: {line.polls / line.seconds:.0f} "
                  f"polls/s, the portal used {line.cores:.2f} of a core; the line's status for the first 20 in line: "
@@ -729,6 +796,14 @@ def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
     checks.append((f"event: the portal's agent calls p99 < {MAX_CALL_P99_S:.0f} s, none over the issuer timeout",
                    bool(calls) and p99 < MAX_CALL_P99_S and max(calls) < ISSUER_TIMEOUT,
                    f"p99 {p99 * 1000:.0f} ms, slowest {max(calls, default=0) * 1000:.0f} ms, {len(calls)} calls"))
+    slowed = result.slowed
+    if slowed is not None:
+        lowest = min(slowed.limits, default=slowed.ceiling)
+        failed = len(slowed.round.failures) + slowed.round.failed_calls
+        checks.append(("event: with the agent slowed down the line's limit comes down by itself and nothing fails",
+                       lowest < slowed.ceiling and failed == 0 and slowed.round.done == slowed.round.crowd,
+                       f"lowest limit {lowest:.0f} of {slowed.ceiling}, {slowed.round.done}/{slowed.round.crowd} issued, "
+                       f"{failed} failures"))
     line = result.line
     checks.append((f"event: {LINE_CROWD:,} waiting cost the portal <= {MAX_LINE_CORES} of a core",
                    line.waiting >= LINE_CROWD * 0.99 and line.cores <= MAX_LINE_CORES,
