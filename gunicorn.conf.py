@@ -27,10 +27,11 @@ try:
     bind = envlist("GUNICORN_BIND") or ["127.0.0.1:8000"]
     # One process per core (two at least, so that a worker's restart leaves one serving) with
     # threads for the requests that wait on the issuer. More processes than cores only add work:
-    # in make bench a request cost a fifth less CPU with 2 processes of 8 threads than with 4 of 4.
+    # in make bench a request cost a fifth less CPU with 2 processes than with 4. Each thread keeps
+    # its own database connection: 6 keep a worker under 80 MB (8 came to 79 MB).
     workers = envint("GUNICORN_WORKERS", max(2, min(4, multiprocessing.cpu_count())))
     worker_class = "gthread"
-    threads = envint("GUNICORN_THREADS", 8)
+    threads = envint("GUNICORN_THREADS", 6)
 
     # One request may call the issuer twice (the start page renewing an expired invitation; a first
     # ACA-Py offer that creates the portal's DID), each call up to REGISTERFT_ISSUER_TIMEOUT. The
