@@ -596,6 +596,7 @@ def line_cost(portal: Portal, *, crowd: int = LINE_CROWD, seconds: float = LINE_
                 at, number = heapq.heappop(due)
             time.sleep(max(0.0, at - time.monotonic()))
             visitor, interval = waiting[number]
+            visitor.browser = browser()  # a connection is not shared between threads
             started = time.monotonic()
             try:
                 data = visitor.get("/queue/status", Accept="application/json").json()
