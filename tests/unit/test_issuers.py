@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import requests
+import responses
 
 from onboarding.issuers import get_issuer
 from onboarding.issuers.acapy import AcaPyIssuer
 from onboarding.issuers.agent_rest import AgentRestIssuer
-from onboarding.issuers.base import invitation_oob
+from onboarding.issuers.base import HttpTransport, invitation_oob
 from onboarding.issuers.demo import DemoIssuer
 
 
@@ -73,3 +75,36 @@ def test_a_url_without_an_invitation_carries_none(url):
 @pytest.mark.parametrize("url", ["http://[::1/?oob=abc", "not a url at all", "%%%?&&==;;", "\x00\ufffd"])
 def test_garbage_is_no_invitation_and_no_error(url):
     assert invitation_oob(url) == ""
+
+
+def test_the_agents_proxy_and_ca_bundle_come_from_the_environment_read_once_per_address(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "agent.internal")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/agents.pem")
+    transport = HttpTransport(timeout=1)
+    assert transport.environment_for("https://agent.internal:8031/connections") == {
+        "proxies": {}, "verify": "/etc/ssl/agents.pem"}
+    outside = transport.environment_for("https://issuer.example/credential")
+    assert outside["proxies"]["https"] == "http://proxy.example:3128"
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")
+    assert transport.environment_for("https://issuer.example/another/path") == outside  # read once per address
+    assert transport.session.trust_env is False  # requests does not read the environment on each call
+
+
+@responses.activate
+def test_a_call_goes_through_the_proxy_the_environment_names(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    responses.get("http://agent.example:8031/status", json={"ok": True})
+    transport = HttpTransport(timeout=1)
+    sent = []
+    real_request = transport.session.request
+
+    def request(*args, **kwargs):
+        sent.append(kwargs.get("proxies"))
+        return real_request(*args, **kwargs)
+
+    monkeypatch.setattr(transport.session, "request", request)  # this session only
+    assert transport.request("GET", "http://agent.example:8031/status", operation="status") == {"ok": True}
+    assert [proxies.get("http") for proxies in sent] == ["http://proxy.example:3128"]
