@@ -28,7 +28,7 @@ Failure = Registration.Failure
 
 def acts_on(state: ConnectionState | CredentialState) -> bool:
     """Whether an event in this state can move a registration. The flow acts only on a connection
-    or an exchange that ended (done or failed), which the agent reports too; the steps on the way
+    or an exchange that completed or failed, which the agent reports too; the steps on the way
     (nine of ACA-Py's eleven webhooks per registration) are acknowledged without a query or a write.
     Without news for REGISTERFT_WEBHOOK_FALLBACK_INTERVAL, a status poll asks the agent itself."""
     return state not in (ConnectionState.PENDING, CredentialState.PENDING)

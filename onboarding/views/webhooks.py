@@ -175,9 +175,12 @@ class SwiyuWebhookView(View):
         if not isinstance(status, str) or status not in swiyu.STATUSES:
             metrics.webhook_delivery_observed(topic="swiyu", outcome="bad_request")
             return JsonResponse({"error": "unknown status"}, status=400)
+        state = swiyu.credential_state(status)
+        if not events.acts_on(state):
+            metrics.webhook_delivery_observed(topic="swiyu", outcome="ignored")
+            return HttpResponse(status=204)
         registration = events.registration_apply_credential_event(
-            backend=swiyu.SwiyuIssuer.name, cred_ex_id=subject, connection_id="",
-            state=swiyu.credential_state(status), detail=status,
+            backend=swiyu.SwiyuIssuer.name, cred_ex_id=subject, connection_id="", state=state, detail=status,
         )
         metrics.webhook_delivery_observed(topic="swiyu", outcome="applied" if registration else "unmatched")
         logger.info("webhook topic=swiyu state=%s registration=%s", status, getattr(registration, "pk", None))

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 import pytest
 import requests
 import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from responses import matchers
 
 from onboarding.issuers.base import CredentialState, Flow, IssuerRejected, IssuerTimeout, IssuerUnavailable
@@ -147,6 +149,17 @@ def offered(process_id: str = ID) -> Registration:
 def post_event(client, body, key="hook-key"):
     return client.post("/webhooks/swiyu/", data=json.dumps(body), content_type="application/json",
                        headers={"x-api-key": key})
+
+
+@pytest.mark.django_db
+def test_a_status_on_the_way_is_acknowledged_without_a_query(client, swiyu_settings):
+    registration = offered()
+    with CaptureQueriesContext(connection) as queries:
+        response = post_event(client, {"subject_id": ID, "event_type": "VC_STATUS_CHANGED", "event": "IN_PROGRESS",
+                                       "event_trigger": "CREDENTIAL_MANAGEMENT", "timestamp": "2030-01-01T00:00:00Z"})
+    assert response.status_code == 204 and len(queries) == 0
+    registration.refresh_from_db()
+    assert registration.state == Registration.State.OFFERED
 
 
 @pytest.mark.django_db
