@@ -8,7 +8,7 @@ Each take is one conditional UPDATE, atomic on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from datetime import datetime, timedelta
 
@@ -77,10 +77,10 @@ def lease_count(key: str, *, until: datetime, now: datetime) -> int:
     transaction, until the count is read back."""
     connection = connections[router.db_for_write(Lease)]
     if connection.features.can_return_rows_from_bulk_insert:  # the same RETURNING clause
-        count = _count_one_returning(connection, key, until=until)
+        count = _count_one(key, until=until, raise_count=lambda: _raise_returning(connection, key))
     else:
         with transaction.atomic():
-            count = _count_one(key, until=until)
+            count = _count_one(key, until=until, raise_count=lambda: _raise_then_read(key))
     if count == 1 and _cleanup_due(now):
         # A new window is a good moment to drop finished ones: at most once a second in each
         # process (every new visitor opens a window of their own).
@@ -98,7 +98,22 @@ def _cleanup_due(now: datetime) -> bool:
     return True
 
 
-def _count_one_returning(connection: Any, key: str, *, until: datetime) -> int:
+def _count_one(key: str, *, until: datetime, raise_count: Callable[[], int | None]) -> int:
+    """Raise the window's count (``raise_count``: the new count, or None when there is no row yet),
+    or open the window counting 1."""
+    count = raise_count()
+    if count is not None:
+        return count
+    try:
+        with transaction.atomic():
+            Lease.objects.create(key=key, count=1, until=until)
+    except IntegrityError:
+        # Another worker opened the window between our UPDATE and INSERT: count on its row.
+        return _count_one(key, until=until, raise_count=raise_count)
+    return 1
+
+
+def _raise_returning(connection: Any, key: str) -> int | None:
     meta, quote = Lease._meta, connection.ops.quote_name
     name, count = quote(meta.get_field("key").column), quote(meta.get_field("count").column)
     with connection.cursor() as cursor:
@@ -107,29 +122,13 @@ def _count_one_returning(connection: Any, key: str, *, until: datetime) -> int:
             [key],
         )
         row = cursor.fetchone()
-    if row is not None:
-        return int(row[0])
-    try:
-        with transaction.atomic():
-            Lease.objects.create(key=key, count=1, until=until)
-    except IntegrityError:
-        # Another worker opened the window between our UPDATE and INSERT: count on its row.
-        return _count_one_returning(connection, key, until=until)
-    return 1
+    return None if row is None else int(row[0])
 
 
-def _count_one(key: str, *, until: datetime) -> int:
+def _raise_then_read(key: str) -> int | None:
+    """Inside the caller's transaction: the UPDATE holds the row until its count is read back."""
     row = Lease.objects.filter(key=key)
-    if row.update(count=F("count") + 1):
-        return row.values_list("count", flat=True).get()
-    try:
-        with transaction.atomic():
-            Lease.objects.create(key=key, count=1, until=until)
-    except IntegrityError:
-        # Another worker opened the window between our UPDATE and INSERT: count on its row.
-        row.update(count=F("count") + 1)
-        return row.values_list("count", flat=True).get()
-    return 1
+    return row.values_list("count", flat=True).get() if row.update(count=F("count") + 1) else None
 
 
 def counter_add(key: str, amount: int) -> None:
