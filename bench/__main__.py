@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from bench import door, visitors as flow
 from bench.event import event_table, event_targets, run_event
@@ -140,6 +143,7 @@ class Bench:
         self.connections = connections
         self.results: dict[str, list[Measure]] = {key: [] for key, _label, _condition in ROUTES}
         self.workdir = portal.workdir
+        self.standin_ms = 0.0
 
     def measure(self, key: str, path: str, *, mode: str = "plain", expect: str = "", file: Path | None = None,
                 connections: int | None = None) -> Measure:
@@ -183,6 +187,8 @@ class Bench:
             result.notes.append(f"ran out of prepared visitors {result.exhausted} times: some POSTs were repeats")
 
     def run(self) -> dict[str, Any]:
+        self.standin_ms = standin_answer_ms(self.standin)
+        log(f"the stand-in issuer answers in {self.standin_ms:.1f} ms at rest (median)")
         log("preparing 5 visitors waiting for their wallet and 5 waiting for their credential")
         waiting_conn = flow.invited(self.portal.base_url, 5)
         waiting_cred = flow.offered(self.portal.base_url, 5)
@@ -213,6 +219,18 @@ class Bench:
         return calls
 
 
+def standin_answer_ms(standin: FakeAgent, *, calls: int = 20) -> float:
+    """The stand-in's own answer time at rest, the median of ``calls`` calls: what "issuer 0 ms"
+    stands for in the table."""
+    times = []
+    with requests.Session() as session:
+        for _ in range(calls):
+            started = time.perf_counter()
+            session.get(standin.base_url + "/status", headers={"X-API-Key": ADMIN_API_KEY}, timeout=5).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def registration_costs(portal: Portal, standin: FakeAgent, *, count: int = 20) -> dict[str, Any]:
     """Walk ``count`` visitors through the whole flow at once, polling every 0.2 s, and count the
     issuer's calls."""
@@ -235,7 +253,8 @@ def ratio(results: dict[str, list[Measure]], key: str, index: int) -> float:
     return results[key][index].rps / ceiling if ceiling else float("nan")
 
 
-def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[float], backend: str) -> str:
+def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[float], backend: str,
+          standin_ms: float) -> str:
     lines = [
         "| route | condition | req/s (1 / 2) | p50 ms (1 / 2) | p99 ms (1 / 2) | of ceiling (1 / 2) "
         "| portal CPU ms/req (1 / 2) |",
@@ -256,6 +275,8 @@ def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[fl
         lines.append(f"| {label} | {condition}{'; ' + '; '.join(notes) if notes else ''} | {' / '.join(pair[0])} | "
                      f"{' / '.join(pair[1])} | {' / '.join(pair[2])} | {ratios} | {' / '.join(f'{m.cpu_ms:.2f}' for m in runs)} |")
     lines.append("")
+    lines.append(f"The stand-in issuer answers in {standin_ms:.1f} ms at rest (median of 20 calls): the rows "
+                 "\"issuer 0 ms\" wait that long for it, those with 100 ms that much longer.")
     lines.append(calls_line(calls, backend))
     lines.append(f"gunicorn worker RSS after the run: {', '.join(f'{size:.0f} MB' for size in rss)}.")
     return "\n".join(lines)
@@ -440,7 +461,7 @@ def routes(options: argparse.Namespace, workdir: Path) -> list[tuple[str, bool, 
           f"{options.duration} s per measurement, {options.connections} connections, issuer stand-in: "
           f"{options.backend}")
     print()
-    print(table(bench.results, calls, rss, options.backend))
+    print(table(bench.results, calls, rss, options.backend, bench.standin_ms))
     for backend, other_calls in calls_by_backend.items():
         if backend != options.backend:
             print(calls_line(other_calls, backend))

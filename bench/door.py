@@ -41,6 +41,8 @@ class StandInVerifier:
         verifier = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # headers and body are two writes (tests/fakes/agent.py)
+
             def log_message(self, *args) -> None:  # quiet
                 pass
 
