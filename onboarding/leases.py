@@ -8,7 +8,7 @@ Each take is one conditional UPDATE, atomic on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from datetime import datetime, timedelta
 
@@ -71,16 +71,18 @@ def lease_read(keys: Sequence[str], *, now: datetime) -> dict[str, tuple[int, bo
 def lease_count(key: str, *, until: datetime, now: datetime) -> int:
     """Count one more in the window lease ``key`` (made, counting 1, if it is new); the count.
 
-    Two workers never read the same count: where the database can return rows from an UPDATE
-    (PostgreSQL, SQLite 3.35+) the count comes back with the one statement that raises it (a rate
-    check costs one statement instead of four); elsewhere the UPDATE holds the row, in one
-    transaction, until the count is read back."""
+    Two workers never read the same count: where the database has both an upsert and RETURNING
+    (PostgreSQL, SQLite 3.35+) one statement opens the window or raises its count and returns it
+    (a new visitor's window cost four statements: an UPDATE that found no row, then a transaction
+    to insert it); elsewhere the UPDATE holds the row, in one transaction, until the count is read
+    back."""
     connection = connections[router.db_for_write(Lease)]
-    if connection.features.can_return_rows_from_bulk_insert:  # the same RETURNING clause
-        count = _count_one(key, until=until, raise_count=lambda: _raise_returning(connection, key))
+    features = connection.features
+    if features.can_return_rows_from_bulk_insert and features.supports_update_conflicts_with_target:
+        count = _count_upsert(connection, key, until=until)
     else:
         with transaction.atomic():
-            count = _count_one(key, until=until, raise_count=lambda: _raise_then_read(key))
+            count = _count_one(key, until=until)
     if count == 1 and _cleanup_due(now):
         # A new window is a good moment to drop finished ones: at most once a second in each
         # process (every new visitor opens a window of their own).
@@ -98,37 +100,32 @@ def _cleanup_due(now: datetime) -> bool:
     return True
 
 
-def _count_one(key: str, *, until: datetime, raise_count: Callable[[], int | None]) -> int:
-    """Raise the window's count (``raise_count``: the new count, or None when there is no row yet),
-    or open the window counting 1."""
-    count = raise_count()
-    if count is not None:
-        return count
+def _count_upsert(connection: Any, key: str, *, until: datetime) -> int:
+    meta, quote = Lease._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    name, holder, count, ends = (quote(meta.get_field(field).column) for field in ("key", "holder", "count", "until"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({name}, {holder}, {count}, {ends}) VALUES (%s, '', 1, %s) "  # noqa: S608  # nosec B608 - names from the model, values bound
+            f"ON CONFLICT ({name}) DO UPDATE SET {count} = {table}.{count} + 1 RETURNING {count}",
+            [key, connection.ops.adapt_datetimefield_value(until)],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _count_one(key: str, *, until: datetime) -> int:
+    """Inside the caller's transaction: raise the window's count, the UPDATE holding the row until
+    the count is read back, or open the window counting 1."""
+    row = Lease.objects.filter(key=key)
+    if row.update(count=F("count") + 1):
+        return row.values_list("count", flat=True).get()
     try:
         with transaction.atomic():
             Lease.objects.create(key=key, count=1, until=until)
     except IntegrityError:
         # Another worker opened the window between our UPDATE and INSERT: count on its row.
-        return _count_one(key, until=until, raise_count=raise_count)
+        return _count_one(key, until=until)
     return 1
-
-
-def _raise_returning(connection: Any, key: str) -> int | None:
-    meta, quote = Lease._meta, connection.ops.quote_name
-    name, count = quote(meta.get_field("key").column), quote(meta.get_field("count").column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {count} = {count} + 1 WHERE {name} = %s RETURNING {count}",  # noqa: S608  # nosec B608 - names from the model, the value bound
-            [key],
-        )
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
-
-
-def _raise_then_read(key: str) -> int | None:
-    """Inside the caller's transaction: the UPDATE holds the row until its count is read back."""
-    row = Lease.objects.filter(key=key)
-    return row.values_list("count", flat=True).get() if row.update(count=F("count") + 1) else None
 
 
 def counter_add(key: str, amount: int) -> None:

@@ -50,12 +50,20 @@ def test_it_refuses_attempts_over_the_rate_until_the_window_ends():
     assert throttle.rate_hit(key="k", rate=rate, now=NOON + timedelta(seconds=60)) is None
 
 
-@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "update-then-select"])
-def test_it_counts_the_same_with_and_without_update_returning(returning, monkeypatch):
-    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+@pytest.mark.parametrize("upsert", [True, False], ids=["upsert-returning", "update-then-select"])
+def test_it_counts_the_same_with_and_without_an_upsert_returning_the_count(upsert, monkeypatch):
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", upsert)
     counts = [leases.lease_count("rate:k:1", until=NOON + timedelta(seconds=60), now=NOON) for _ in range(3)]
     assert counts == [1, 2, 3]
     assert Lease.objects.get(key="rate:k:1").count == 3
+
+
+def test_opening_a_window_and_counting_in_it_are_one_statement_each(django_assert_num_queries, monkeypatch):
+    """SQLite here has both the upsert and RETURNING: no transaction, no read back."""
+    monkeypatch.setattr(leases, "_cleaned_at", [NOON])  # finished windows were just dropped
+    for expected in (1, 2):
+        with django_assert_num_queries(1):
+            assert leases.lease_count("rate:one:1", until=NOON + timedelta(seconds=60), now=NOON) == expected
 
 
 def test_it_counts_each_key_on_its_own():
