@@ -369,8 +369,11 @@ if REGISTERFT_METRICS and not DEBUG:
     require({"REGISTERFT_METRICS_TOKEN": REGISTERFT_METRICS_TOKEN}, when="REGISTERFT_METRICS is on and DJANGO_DEBUG off")
 
 # === The throttle: who may ask the issuer now (onboarding/throttle.py, docs/admission.md) =====
-# Registrations in progress at the agent at most; further new visitors wait in line. 0: no line.
-REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 12, minimum=0)
+# The ceiling of the line's adaptive limit on registrations in progress at the agent; further new
+# visitors wait in line. 0: no line. A place is also held while a wallet is still to scan and while
+# it passes to the next visitor, so the ceiling stands well above the agent's own best concurrency
+# (3 to 6 flows) and the limit comes down by itself from there (docs/admission.md).
+REGISTERFT_MAX_IN_PROGRESS = envint("REGISTERFT_MAX_IN_PROGRESS", 24, minimum=0)
 # Calls to the agent at once, from all workers and instances together. 0: no bound.
 REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0)
 # Seconds an invitation or an offer counts as in progress.
