@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     *([] if REGISTERFT_FRAME_ANCESTORS else ["django.middleware.clickjacking.XFrameOptionsMiddleware"]),
-    "csp.middleware.CSPMiddleware",
+    "onboarding.headers.ContentSecurityPolicyMiddleware",  # django-csp, its policy built once
     "axes.middleware.AxesMiddleware",  # answers a locked-out login (django-axes) with 429
     "onboarding.middleware.BodyLimitMiddleware",
 ]
