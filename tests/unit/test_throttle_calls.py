@@ -88,3 +88,23 @@ def test_worker_processes_together_never_hold_more_calls_than_the_bound(tmp_path
     most = max(sum(start <= moment < end for start, end in spans) for moment, _end in spans)
     assert most <= 2
     assert most == 2  # the processes did overlap: the bound, not chance, kept them apart
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["one-statement", "select-then-update"])
+def test_a_lease_is_taken_by_one_holder_until_it_runs_out(returning, monkeypatch, django_assert_num_queries):
+    from django.db import connection
+
+    from onboarding import leases
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+    now = timezone.now()
+    keys = ["slot:1", "slot:2"]
+    first = leases.lease_take(keys, holder="a", seconds=10, now=now)
+    second = leases.lease_take(keys, holder="b", seconds=10, now=now)
+    assert {first, second} == set(keys)
+    assert leases.lease_take(keys, holder="c", seconds=10, now=now) is None
+    leases.lease_release(keys, holder="b")
+    with django_assert_num_queries(1 if returning else 2):
+        assert leases.lease_take(keys, holder="d", seconds=10, now=now) == second
+    assert leases.lease_take(keys, holder="e", seconds=10, now=now + timedelta(seconds=5)) is None
+    assert leases.lease_take(keys, holder="e", seconds=10, now=now + timedelta(seconds=11)) in keys
