@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from onboarding.issuers.base import ConnectionState, ConnectionStatus, CredentialState, CredentialStatus
 from onboarding.models import Registration
+from onboarding.selectors import row_where
 from onboarding.services import (
     transition,
     registration_apply_connection,
@@ -40,12 +41,11 @@ def registration_apply_connection_event(
     """Apply a connection's new state; None if it is not ours or changes nothing."""
     if not acts_on(state):
         return None
-    ours = Registration.objects.filter(backend=backend)
     registration = None
     if invitation_msg_id:
-        registration = ours.filter(invitation_id=invitation_msg_id).first()
+        registration = _ours(backend, "invitation_id", invitation_msg_id)
     if registration is None and connection_id:
-        registration = ours.filter(connection_id=connection_id).first()
+        registration = _ours(backend, "connection_id", connection_id)
     if registration is None:
         return None
     status = ConnectionStatus(state=state, connection_id=connection_id, detail=detail)
@@ -60,16 +60,22 @@ def registration_apply_credential_event(
         return None
     ours = Registration.objects.filter(backend=backend)
     status = CredentialStatus(state=state, detail=detail)
-    registration = ours.filter(process_id=cred_ex_id).first() if cred_ex_id else None
+    registration = _ours(backend, "process_id", cred_ex_id) if cred_ex_id else None
     replaced = False
     if registration is None and cred_ex_id:
-        registration = ours.filter(previous_process_id=cred_ex_id).first()
+        registration = _ours(backend, "previous_process_id", cred_ex_id)
         replaced = registration is not None
     if registration is None:
         return _apply_credential_event_before_offer(
             ours.filter(connection_id=connection_id) if connection_id else ours.none(), cred_ex_id, status
         )
     return registration_apply_credential(registration=registration, status=status, replaced=replaced)
+
+
+def _ours(backend: str, field: str, value: str) -> Registration | None:
+    """The backend's registration whose ``field`` is ``value``, read as a status poll reads one
+    (``selectors.row_where``: a webhook that moves a registration made three ORM queries)."""
+    return row_where(Registration, (("backend", "="), (field, "=")), [backend, value])
 
 
 def _apply_credential_event_before_offer(

@@ -212,8 +212,10 @@ def registration_mark_failed(
 def _record_connection_id(registration: Registration, connection_id: str) -> Registration:
     """The agent named the connection before it completed (ACA-Py names it on the wallet's request)."""
     if connection_id and not registration.connection_id:
-        Registration.objects.filter(pk=registration.pk, connection_id="").update(connection_id=connection_id)
-        registration.refresh_from_db()
+        if Registration.objects.filter(pk=registration.pk, connection_id="").update(connection_id=connection_id):
+            registration.connection_id = connection_id
+        else:
+            registration.refresh_from_db()  # recorded meanwhile: see which
     return registration
 
 
@@ -222,6 +224,9 @@ def _record_connection_id(registration: Registration, connection_id: str) -> Reg
 
 
 def registration_apply_connection(*, registration: Registration, status: ConnectionStatus) -> Registration:
+    if status.state == ConnectionState.CONNECTED and registration.state == State.INVITED:
+        # The connection's id is written with the new state, in one statement.
+        return registration_mark_connected(registration=registration, connection_id=status.connection_id)
     registration = _record_connection_id(registration, status.connection_id)
     if status.state == ConnectionState.CONNECTED:
         return registration_mark_connected(registration=registration, connection_id=status.connection_id)
