@@ -379,7 +379,7 @@ REGISTERFT_MAX_ISSUER_CALLS = envint("REGISTERFT_MAX_ISSUER_CALLS", 6, minimum=0
 # Seconds an invitation or an offer counts as in progress.
 REGISTERFT_IN_PROGRESS_HOLD = envint("REGISTERFT_IN_PROGRESS_HOLD", 30, minimum=1)
 # A place in line is given up when its page has not asked for this many seconds.
-REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 30, minimum=5)
+REGISTERFT_QUEUE_TICKET_TTL = envint("REGISTERFT_QUEUE_TICKET_TTL", 60, minimum=5)
 # Places in line one client address may hold at once (a venue puts hundreds behind one). 0: no cap.
 REGISTERFT_LINE_PER_ADDRESS = envint("REGISTERFT_LINE_PER_ADDRESS", 1000, minimum=0)
 
