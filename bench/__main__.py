@@ -130,8 +130,8 @@ ROUTES = [
     ("cred", "/loading/status", "issuer 0 ms"),
     ("conn_slow", "/check_connection/status", "issuer 100 ms"),
     ("cred_slow", "/loading/status", "issuer 100 ms"),
-    ("conn_few", "/check_connection/status", "10 sessions, right before the 100,000 below"),
-    ("cred_few", "/loading/status", "10 sessions, right before the 100,000 below"),
+    ("conn_few", "/check_connection/status", "10 sessions, alternating with the 100,000 below"),
+    ("cred_few", "/loading/status", "10 sessions, alternating with the 100,000 below"),
     ("conn_many", "/check_connection/status", f"{MANY_SESSIONS:,} sessions"),
     ("cred_many", "/loading/status", f"{MANY_SESSIONS:,} sessions"),
     ("name", "POST /name (details form)", "issuer 0 ms"),
@@ -211,14 +211,17 @@ class Bench:
             self.measure("start", "/", expect="qr-svg")
             self.name_posts()
         calls = registration_costs(self.portal, self.standin)
-        # The comparison with many session files is made back to back, so that a shared machine's
-        # drift over the run does not count as the files' effect.
+        # With few and with many session files, alternately: the folders trade places by renaming,
+        # so that a slow spell of a shared machine falls on both alike, not on one of the two.
+        log(f"preparing a second session folder of {MANY_SESSIONS:,} files")
+        crowded = self.workdir / "sessions_crowded"
+        self.portal.keep_sessions(keep)
+        self.portal.crowded_sessions(crowded, keep=keep, total=MANY_SESSIONS)
         for _round in range(ROUNDS):
             self.status_pair("_few", conn_file, cred_file)
-        log(f"filling the session folder up to {MANY_SESSIONS:,} files")
-        self.portal.add_sessions(MANY_SESSIONS, template=self.portal.session_dir / ("sessionid" + min(keep)))
-        for _round in range(ROUNDS):
+            self.portal.swap_sessions(crowded)
             self.status_pair("_many", conn_file, cred_file)
+            self.portal.swap_sessions(crowded)
         return calls
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,11 +138,21 @@ class Portal:
             if path.name.removeprefix("sessionid") not in keep:
                 path.unlink(missing_ok=True)
 
-    def add_sessions(self, total: int, *, template: Path) -> None:
-        """Fill the session folder up to ``total`` files, each a copy of a real session."""
-        content = template.read_bytes()
-        missing = total - len(self.session_files())
-        for _ in range(max(0, missing)):
-            (self.session_dir / ("sessionid" + secrets.token_hex(16))).write_bytes(content)
+    def crowded_sessions(self, folder: Path, *, keep: set[str], total: int) -> None:
+        """A second session folder: the sessions of ``keep`` and copies of one of them, ``total``
+        files in all, to be swapped in with ``swap_sessions``."""
+        folder.mkdir()
+        for name in keep:
+            shutil.copy2(self.session_dir / ("sessionid" + name), folder / ("sessionid" + name))
+        content = (self.session_dir / ("sessionid" + min(keep))).read_bytes()
+        for _ in range(total - len(keep)):
+            (folder / ("sessionid" + secrets.token_hex(16))).write_bytes(content)
+
+    def swap_sessions(self, folder: Path) -> None:
+        """The portal's session folder and ``folder`` trade places (renames: a moment)."""
+        aside = self.session_dir.with_name(self.session_dir.name + ".aside")
+        self.session_dir.rename(aside)
+        folder.rename(self.session_dir)
+        aside.rename(folder)
 
 
