@@ -261,20 +261,26 @@ def test_it_answers_healthz_through_nginx_while_forty_slow_clients_stay_connecte
 
 
 def test_the_same_slow_clients_straight_at_gunicorn_hold_every_thread(setup):
-    with SlowClients("127.0.0.1", int(setup.gunicorn_url.rsplit(":", 1)[1])) as slow:
-        slow.open(SLOW_CLIENTS, TRICKLED_HEADERS)
-        slow.open(SLOW_CLIENTS, TRICKLED_BODY)
-        slow.start()
-        time.sleep(1.0)
-
-        try:
-            seconds, status = timed_get(f"{setup.gunicorn_url}/healthz", timeout=(2, 3))
-        except requests.exceptions.Timeout:
-            pass
-        else:
-            pytest.fail(f"/healthz answered {status} in {seconds:.2f} s:\n{setup.gunicorn.log_tail()}")
-        slow.stop()
-        assert slow.still_waiting() == 2 * SLOW_CLIENTS
+    # Each new connection goes to whichever worker accepts it first, and a gthread worker takes
+    # connections beyond its threads: now and then one worker gets nearly all the slow clients and
+    # the other answers. That the clients can hold every thread is what the test shows, so a
+    # crowd that happened to leave a worker free is sent away and another comes (at most three).
+    answers = []
+    for _attempt in range(3):
+        with SlowClients("127.0.0.1", int(setup.gunicorn_url.rsplit(":", 1)[1])) as slow:
+            slow.open(SLOW_CLIENTS, TRICKLED_HEADERS)
+            slow.open(SLOW_CLIENTS, TRICKLED_BODY)
+            slow.start()
+            time.sleep(1.0)
+            try:
+                answers.append(timed_get(f"{setup.gunicorn_url}/healthz", timeout=(2, 3)))
+            except requests.exceptions.Timeout:
+                slow.stop()
+                assert slow.still_waiting() == 2 * SLOW_CLIENTS
+                break
+            slow.stop()
+    else:
+        pytest.fail(f"/healthz answered every time {answers}:\n{setup.gunicorn.log_tail()}")
 
     # Once they are gone gunicorn answers again: it was the slow clients, not a dead portal.
     seconds, status = timed_get(f"{setup.gunicorn_url}/healthz", timeout=10)
