@@ -224,10 +224,9 @@ def _record_connection_id(registration: Registration, connection_id: str) -> Reg
 
 
 def registration_apply_connection(*, registration: Registration, status: ConnectionStatus) -> Registration:
-    if status.state == ConnectionState.CONNECTED and registration.state == State.INVITED:
-        # The connection's id is written with the new state, in one statement.
-        return registration_mark_connected(registration=registration, connection_id=status.connection_id)
-    registration = _record_connection_id(registration, status.connection_id)
+    if not (status.state == ConnectionState.CONNECTED and registration.state == State.INVITED):
+        # Else the connection's id is written with the new state, in one statement.
+        registration = _record_connection_id(registration, status.connection_id)
     if status.state == ConnectionState.CONNECTED:
         return registration_mark_connected(registration=registration, connection_id=status.connection_id)
     if status.state == ConnectionState.FAILED:
