@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import pytest
 import responses
+from django.db import connection
 from django.utils import timezone
 
+from onboarding import leases
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.throttle import issuer_call
 from onboarding.issuers import get_issuer
@@ -92,10 +94,6 @@ def test_worker_processes_together_never_hold_more_calls_than_the_bound(tmp_path
 
 @pytest.mark.parametrize("returning", [True, False], ids=["one-statement", "select-then-update"])
 def test_a_lease_is_taken_by_one_holder_until_it_runs_out(returning, monkeypatch, django_assert_num_queries):
-    from django.db import connection
-
-    from onboarding import leases
-
     monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
     now = timezone.now()
     keys = ["slot:1", "slot:2"]
