@@ -181,6 +181,10 @@ class Agents:
     def cpu_seconds(self) -> float:
         return process_cpu_seconds(self.issuer.process.pid) if self.issuer.process else 0.0
 
+    def queued_seconds(self) -> float:
+        """How long the issuer agent's event loop has been ready to run but waiting for a core."""
+        return run_queue_seconds(self.issuer.process.pid) if self.issuer.process else 0.0
+
     def offer_body(self, connection_id: str) -> dict[str, Any]:
         """What the portal sends (onboarding/issuers/acapy.py), with the default settings."""
         credential = {
@@ -215,6 +219,7 @@ class Round:
     failed_calls: int = 0
     portal_cpu: float = 0.0
     agent_cpu: float = 0.0
+    agent_queued: float = 0.0  # the issuer's event loop ready to run but without a core (CPU contention)
     by_kind: dict[str, tuple[float, int]] = field(default_factory=dict)
     machine_busy: float = 0.0
     webhooks: int = 0
@@ -273,6 +278,15 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run_queue_seconds(pid: int) -> float:
+    """How long the process's main thread was ready to run but had no core (its schedstat). In
+    ACA-Py that thread runs the event loop, which does the flows' work."""
+    try:
+        return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -341,6 +355,7 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     kinds_before = read_totals(cpu_dir) if cpu_dir else {}
     portal_before = portal.worker_cpu_seconds() if portal else 0.0
     agent_before = agents.cpu_seconds()
+    queued_before = agents.queued_seconds()
     busy_before, total_before = machine_ticks()
     webhooks_before = relay.received
     bench_before = sum(os.times()[:2])
@@ -350,6 +365,7 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     busy_after, total_after = machine_ticks()
     result.machine_busy = (busy_after - busy_before) / max(1, total_after - total_before)
     result.agent_cpu = agents.cpu_seconds() - agent_before
+    result.agent_queued = agents.queued_seconds() - queued_before
     result.webhooks = relay.received - webhooks_before
     if portal and cpu_dir:
         time.sleep(1.2)  # the workers write their totals twice a second
@@ -677,7 +693,7 @@ def run_event(workdir: Path) -> EventResult:
                     log(f"round {number} {kind:6} {crowd:3} visitors: {done.done} issued, {done.rate:.2f}/s, "
                         f"p95 {percentile(done.latencies(), 0.95):.1f} s, {len(done.failures)} failed, "
                         f"machine {done.machine_busy:.0%} busy, "
-                        f"portal {done.portal_cpu:.1f} s, agent {done.agent_cpu:.1f} s, bench {done.bench_cpu:.1f} s of CPU")
+                        f"portal {done.portal_cpu:.1f} s, agent {done.agent_cpu:.1f} s (waited {done.agent_queued:.1f} s for a core), bench {done.bench_cpu:.1f} s of CPU")
                     time.sleep(1)
         metrics = requests.get(portal.base_url + "/metrics", timeout=10, headers={
             "X-Forwarded-Proto": "https", "Authorization": f"Bearer {metrics_token}"}).text
