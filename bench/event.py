@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,6 +89,7 @@ class Relay:
         self.issued_on: dict[str, float] = {}  # connection id -> time
         self.received = 0
         self.topics: Counter[str] = Counter()  # "topic state" -> webhooks received
+        self.errors: list[str] = []  # what the agent said of each connection or exchange it gave up
         self.changed = threading.Condition()
         self._local = threading.local()
         relay = self
@@ -129,6 +131,8 @@ class Relay:
         with self.changed:
             self.received += 1
             self.topics[f"{topic} {payload.get('state', '')}"] += 1
+            if payload.get("state") in ("abandoned", "error"):
+                self.errors.append(f"{topic}: {str(payload.get('error_msg'))[:200]}")
             if topic == "connections" and payload.get("state") in ("active", "completed"):
                 self.connected.setdefault(payload.get("invitation_msg_id", ""), (now, payload.get("connection_id", "")))
             elif topic == "issue_credential_v2_0" and payload.get("state") == "done" and payload.get("role") == "issuer":
@@ -181,14 +185,18 @@ class Agents:
     def cpu_seconds(self) -> float:
         return process_cpu_seconds(self.issuer.process.pid) if self.issuer.process else 0.0
 
-    def queued_seconds(self) -> float:
-        """How long the issuer agent's event loop has been ready to run but waiting for a core."""
-        return run_queue_seconds(self.issuer.process.pid) if self.issuer.process else 0.0
+    def wallets_cpu_seconds(self) -> float:
+        return process_cpu_seconds(*(holder.process.pid for holder in self.holders if holder.process))
+
+    def loop_seconds(self) -> tuple[float, float]:
+        """How long the issuer's event loop has run, and waited for a core, so far."""
+        return main_thread_schedstat(self.issuer.process.pid) if self.issuer.process else (0.0, 0.0)
 
     def offer_body(self, connection_id: str) -> dict[str, Any]:
         """What the portal sends (onboarding/issuers/acapy.py), with the default settings."""
         credential = {
             "@context": ["https://www.w3.org/2018/credentials/v1", {"@vocab": "https://registerft.example/vocab#"}],
+            "id": f"urn:uuid:{uuid.uuid4()}",
             "type": ["VerifiableCredential", "RegisterftCredential"],
             "issuer": self.did,
             "issuanceDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -219,9 +227,13 @@ class Round:
     failed_calls: int = 0
     portal_cpu: float = 0.0
     agent_cpu: float = 0.0
-    agent_queued: float = 0.0  # the issuer's event loop ready to run but without a core (CPU contention)
+    # The issuer's event loop: seconds it ran, and was ready to run without a core (CPU contention).
+    loop_ran: float = 0.0
+    loop_waited: float = 0.0
     by_kind: dict[str, tuple[float, int]] = field(default_factory=dict)
     machine_busy: float = 0.0
+    machine_cpu: float = 0.0  # CPU seconds of the whole machine (every process) in the round
+    wallets_cpu: float = 0.0
     webhooks: int = 0
     bench_cpu: float = 0.0  # this process's own CPU time: the simulated browsers, wallets' driver and relay
 
@@ -280,13 +292,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def run_queue_seconds(pid: int) -> float:
-    """How long the process's main thread was ready to run but had no core (its schedstat). In
-    ACA-Py that thread runs the event loop, which does the flows' work."""
+def main_thread_schedstat(pid: int) -> tuple[float, float]:
+    """Seconds the process's main thread has run, and has been ready to run without a core (its
+    schedstat). In ACA-Py that thread runs the event loop, which does the flows' work."""
     try:
-        return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
+        ran, waited = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[:2]
+        return int(ran) / 1e9, int(waited) / 1e9
+    except (OSError, ValueError):
+        return 0.0, 0.0
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -355,7 +368,8 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     kinds_before = read_totals(cpu_dir) if cpu_dir else {}
     portal_before = portal.worker_cpu_seconds() if portal else 0.0
     agent_before = agents.cpu_seconds()
-    queued_before = agents.queued_seconds()
+    wallets_before = agents.wallets_cpu_seconds()
+    loop_before = agents.loop_seconds()
     busy_before, total_before = machine_ticks()
     webhooks_before = relay.received
     bench_before = sum(os.times()[:2])
@@ -364,8 +378,10 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     result.bench_cpu = sum(os.times()[:2]) - bench_before
     busy_after, total_after = machine_ticks()
     result.machine_busy = (busy_after - busy_before) / max(1, total_after - total_before)
+    result.machine_cpu = (busy_after - busy_before) / os.sysconf("SC_CLK_TCK")
+    result.wallets_cpu = agents.wallets_cpu_seconds() - wallets_before
     result.agent_cpu = agents.cpu_seconds() - agent_before
-    result.agent_queued = agents.queued_seconds() - queued_before
+    result.loop_ran, result.loop_waited = (after - before for after, before in zip(agents.loop_seconds(), loop_before))
     result.webhooks = relay.received - webhooks_before
     if portal and cpu_dir:
         time.sleep(1.2)  # the workers write their totals twice a second
@@ -647,6 +663,7 @@ class EventResult:
     seconds: float
     topics: dict[str, float] = field(default_factory=dict)  # webhooks per credential, by topic and state
     slowed: Slowed | None = None
+    agent_errors: list[str] = field(default_factory=list)  # why the agent gave up a connection or exchange
 
 
 def run_event(workdir: Path) -> EventResult:
@@ -693,7 +710,7 @@ def run_event(workdir: Path) -> EventResult:
                     log(f"round {number} {kind:6} {crowd:3} visitors: {done.done} issued, {done.rate:.2f}/s, "
                         f"p95 {percentile(done.latencies(), 0.95):.1f} s, {len(done.failures)} failed, "
                         f"machine {done.machine_busy:.0%} busy, "
-                        f"portal {done.portal_cpu:.1f} s, agent {done.agent_cpu:.1f} s (waited {done.agent_queued:.1f} s for a core), bench {done.bench_cpu:.1f} s of CPU")
+                        f"portal {done.portal_cpu:.1f} s, wallets {done.wallets_cpu:.1f} s, agent {done.agent_cpu:.1f} s (its event loop ran {done.loop_ran:.1f} s and waited {done.loop_waited:.1f} s for a core), bench {done.bench_cpu:.1f} s of CPU")
                     time.sleep(1)
         metrics = requests.get(portal.base_url + "/metrics", timeout=10, headers={
             "X-Forwarded-Proto": "https", "Authorization": f"Bearer {metrics_token}"}).text
@@ -720,7 +737,8 @@ def run_event(workdir: Path) -> EventResult:
         relay.stop()
     issued = max(1, len(relay.issued))
     topics = {name: count / issued for name, count in relay.topics.most_common()}
-    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics, slowed)
+    return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics, slowed,
+                       list(relay.errors))
 
 
 # --- The report ------------------------------------------------------------------------------------
@@ -760,6 +778,7 @@ def event_table(result: EventResult) -> str:
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
                 f"| {b.machine_busy:.0%} / {p.machine_busy:.0%} |"
             )
+    lines += ["", *cpu_per_credential(result.rounds)]
     portal_rounds = [r for r in result.rounds if r.kind == "portal"]
     requests_by_kind = {kind: sum(r.by_kind.get(kind, (0, 0))[1] for r in portal_rounds) for kind in
                         ("pages", "polls", "webhooks")}
@@ -789,6 +808,31 @@ def event_table(result: EventResult) -> str:
     return "\n".join(lines)
 
 
+def cpu_per_credential(rounds: list[Round]) -> list[str]:
+    """The whole machine's CPU per credential in both kinds of round, by process. When the machine
+    rather than the agent is the limit (the wallets run on the same cores), the portal's rate can
+    be at most about the bare rounds' CPU per credential over the portal rounds'."""
+    lines = []
+    for crowd in CROWDS:
+        parts: dict[str, dict[str, float]] = {}
+        for kind in ("bare", "portal"):
+            chosen = [r for r in rounds if r.kind == kind and r.crowd == crowd and r.done]
+            if not chosen:
+                return []
+            per = {name: _median([getattr(r, field) * 1000 / r.done for r in chosen]) for name, field in (
+                ("all", "machine_cpu"), ("agent", "agent_cpu"), ("wallets", "wallets_cpu"), ("portal", "portal_cpu"),
+                ("benchmark", "bench_cpu"))}
+            parts[kind] = per
+        bare, portal = parts["bare"], parts["portal"]
+        lines.append(
+            f"CPU per credential, whole machine, {crowd} visitors (medians): bare {bare['all']:.0f} ms (agent "
+            f"{bare['agent']:.0f}, wallets {bare['wallets']:.0f}, benchmark {bare['benchmark']:.0f}); "
+            f"portal {portal['all']:.0f} ms (agent {portal['agent']:.0f}, wallets {portal['wallets']:.0f}, portal "
+            f"{portal['portal']:.0f}, benchmark {portal['benchmark']:.0f}): with the machine as "
+            f"busy, the CPU leaves the portal {bare['all'] / portal['all'] if portal['all'] else 0:.0%} of the bare rate.")
+    return lines
+
+
 def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
     checks = []
     for crowd in CROWDS:
@@ -807,7 +851,8 @@ def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
     issued = all(r.done == r.crowd for r in result.rounds)
     examples = [f for r in result.rounds for f in r.failures][:3]
     checks.append(("event: every visitor and flow issued, no failed agent call", failures == 0 and issued,
-                   f"{failures} failures{': ' + '; '.join(examples) if examples else ''}"))
+                   f"{failures} failures{': ' + '; '.join(examples) if examples else ''}"
+                   + (f"; the agent gave up: {'; '.join(result.agent_errors[:3])}" if result.agent_errors else "")))
     calls = [ms / 1000 for r in portal_rounds for ms in r.calls_ms]
     p99 = percentile(calls, 0.99)
     checks.append((f"event: the portal's agent calls p99 < {MAX_CALL_P99_S:.0f} s, none over the issuer timeout",
