@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase, UpdateError
+from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbSessionStore
 from django.contrib.sessions.backends.file import SessionStore as FileSessionStore
 from django.utils import timezone
@@ -79,9 +79,39 @@ class ForwardOnRotation(SessionBase):
 
 
 class SessionStore(ForwardOnRotation, FileSessionStore):
+    """Django's file store with fewer writes: each one creates and renames files in a folder of
+    thousands, and in make bench's event they cost about a seventh of the portal's CPU (the same
+    run with the folder in memory: 65 against 73-77 ms per registration).
+
+    - A new session's file is written as it is created (``O_EXCL``): nobody else knows the new key
+      yet, so the placeholder, temporary file and rename that Django's store adds are not needed.
+    - A save that would write what this request has just written is skipped: the details' step
+      changes the key (which writes the session) just before the response saves it again.
+    """
+
+    _written: tuple[str, bytes] | None = None
+
     def save(self, must_create: bool = False) -> None:
-        super().save(must_create=must_create)
+        if must_create and self.session_key is not None:
+            self._create_with_data()
+        elif self._written is None or self._written != (self.session_key, self._serialized()):
+            super().save(must_create=must_create)
         maybe_clean_up()
+
+    def _create_with_data(self) -> None:
+        data = self._get_session(no_load=True)
+        try:
+            fd = os.open(self._key_to_file(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise CreateError from None
+        try:
+            os.write(fd, self.encode(data).encode())
+        finally:
+            os.close(fd)
+        self._written = (self.session_key, self._serialized())
+
+    def _serialized(self) -> bytes:
+        return self.serializer().dumps(self._get_session())
 
 
 class SharedSessionStore(ForwardOnRotation, CachedDbSessionStore):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.sessions.backends.base import CreateError
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -218,3 +219,42 @@ def test_a_rotated_key_leads_to_the_new_session_for_a_short_while(store, monkeyp
     if store is SessionStore:  # an expired database row waits for clearsessions, as any other
         assert not store().exists(old_key)
     assert store(session.session_key)["flow"] == {"registration": "r-1"}
+
+
+# --- Fewer writes ------------------------------------------------------------------------------
+
+
+def test_a_new_session_is_written_once_private_and_whole():
+    session = SessionStore()
+    session["flow"] = {"registration": "r-1"}
+    session.save()
+    path = session_file(session.session_key)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not [name for name in os.listdir(folder()) if "_out_" in name]  # no temporary file left
+    assert SessionStore(session.session_key)["flow"] == {"registration": "r-1"}
+
+
+def test_a_new_session_never_takes_over_an_existing_file():
+    taken = SessionStore()
+    taken["flow"] = {"registration": "r-1"}
+    taken.save()
+    intruder = SessionStore(taken.session_key)
+    intruder["flow"] = {"registration": "r-2"}
+    with pytest.raises(CreateError):
+        intruder.save(must_create=True)
+    assert SessionStore(taken.session_key)["flow"] == {"registration": "r-1"}
+
+
+def test_the_save_after_a_new_key_writes_only_what_changed_since():
+    session = SessionStore()
+    session["flow"] = {"registration": "r-1"}
+    session.save()
+    session.cycle_key()
+    written = session_file(session.session_key).stat().st_ino
+    session.save()  # the response's save, nothing changed since the key did
+    assert session_file(session.session_key).stat().st_ino == written
+
+    session["flow"] = {"registration": "r-1", "offered": True}
+    session.save()
+    assert session_file(session.session_key).stat().st_ino != written  # rewritten (and renamed)
+    assert SessionStore(session.session_key)["flow"] == {"registration": "r-1", "offered": True}
