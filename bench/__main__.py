@@ -176,9 +176,10 @@ class Bench:
 
     def name_posts(self) -> None:
         """Each POST needs its own visitor with a connected wallet: prepare more than the run
-        can use, judging by the start page's speed (the same work, less the QR code)."""
+        can use, judging by the start page's speed (the same work, less the QR code), with room
+        to spare: wrk's two threads each take half of them, and one may send more POSTs."""
         start_rps = max(measure.rps for measure in self.results["start"])
-        count = min(1000, max(200, int(start_rps * self.duration * 1.5)))
+        count = min(1500, max(200, int(start_rps * self.duration * 1.6)))
         log(f"preparing {count} visitors with a connected wallet for POST /name")
         visitors = flow.connected(self.portal.base_url, count)
         path = self.workdir / "name.txt"
