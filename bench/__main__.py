@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import secrets
-import shutil
 import signal
-import subprocess
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,29 +25,17 @@ from typing import Any
 import requests
 
 from bench import door, visitors as flow
-from bench.event import event_table, event_targets, run_event
+from bench.event import run_event
+from bench.event_report import event_table, event_targets
 from bench.portal import Portal, log
+from bench.routes_report import MANY_SESSIONS, ROUNDS, ROUTES, calls_line, table, targets
+from bench.wrk import Measure, require_wrk, run_wrk
 from tests.fakes import FakeAgent
 
 ROOT = Path(__file__).resolve().parent.parent
-LUA = Path(__file__).resolve().parent / "lua" / "visitors.lua"
 PYTHON = sys.executable
 WEBHOOK_SECRET = secrets.token_urlsafe(24)
 ADMIN_API_KEY = secrets.token_urlsafe(24)
-
-# The targets the benchmark checks (docs/benchmark.md).
-STATUS_MIN_RATIO = 0.50
-START_MIN_RATIO = 0.05
-LATENCY_TOLERANCE = 0.15  # "the same within noise" with 100 ms issuer latency as with 0 ms
-SESSION_FILES_TOLERANCE = 0.10
-MAX_CALLS_PER_REGISTRATION = 4
-MIN_CHECK_GAP_S = 2.5  # agent-rest: "at most one state check per registration every few seconds"
-MAX_WORKER_RSS_MB = 80
-MANY_SESSIONS = 100_000
-# Rounds of each measurement; the verdicts take each route's best. A round here sometimes runs at
-# half the rate of its neighbours (the machine, not the code: its CPU per request rises with it),
-# and with two rounds one such round could decide a verdict.
-ROUNDS = 3
 
 
 def default_backend() -> str:
@@ -59,83 +43,7 @@ def default_backend() -> str:
     return "acapy" if (ROOT / "onboarding" / "issuers" / "acapy.py").exists() else "agent-rest"
 
 
-def require_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and Path("/etc/debian_version").exists():
-        log("installing wrk (Debian package) with apt-get")
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env={**os.environ,
-                       "DEBIAN_FRONTEND": "noninteractive"})
-        found = shutil.which("wrk")
-        if found:
-            return found
-    raise SystemExit(
-        "make bench needs the load generator wrk: on Debian/Ubuntu `sudo apt-get install wrk`, "
-        "on macOS `brew install wrk`, or build it from its source (github.com/wg/wrk)."
-    )
-
-
-# --- wrk ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Measure:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-    bad: int
-    exhausted: int = 0
-    cpu_ms: float = float("nan")  # the portal's CPU time per request: steadier than req/s on a busy machine
-    notes: list[str] = field(default_factory=list)
-
-
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _latency(output: str, percentile: str) -> float:
-    found = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-    return float(found.group(1)) * UNITS[found.group(2)] if found else float("nan")
-
-
-def run_wrk(wrk: str, url: str, *, mode: str, expect: str, file: Path | None = None, duration: int,
-            connections: int, threads: int = 2) -> Measure:
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s",
-               "-s", str(LUA), url, "--", mode, str(file or "-"), expect, str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 30, start_new_session=True)
-    output = done.stdout
-    if done.returncode != 0 or "Requests/sec" not in output:
-        raise SystemExit(f"wrk failed: {done.stderr or output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    requests_done = int(re.search(r"(\d+) requests in", output).group(1))
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
-    marks = re.search(r"BENCH bad=(\d+) exhausted=(\d+)", output)
-    return Measure(rps=rps, p50_ms=_latency(output, "50"), p99_ms=_latency(output, "99"), requests=requests_done,
-                   errors=errors, bad=int(marks.group(1)), exhausted=int(marks.group(2)))
-
-
 # --- The benchmark ------------------------------------------------------------------------------
-
-
-ROUTES = [
-    # key, label, condition
-    ("minimal", "minimal Django view (ceiling)", ""),
-    ("start", "/ (new visitor, QR)", "issuer 0 ms"),
-    ("conn", "/check_connection/status", "issuer 0 ms"),
-    ("cred", "/loading/status", "issuer 0 ms"),
-    ("conn_slow", "/check_connection/status", "issuer 100 ms"),
-    ("cred_slow", "/loading/status", "issuer 100 ms"),
-    ("conn_few", "/check_connection/status", "10 sessions, alternating with the 100,000 below"),
-    ("cred_few", "/loading/status", "10 sessions, alternating with the 100,000 below"),
-    ("conn_many", "/check_connection/status", f"{MANY_SESSIONS:,} sessions"),
-    ("cred_many", "/loading/status", f"{MANY_SESSIONS:,} sessions"),
-    ("name", "POST /name (details form)", "issuer 0 ms"),
-]
 
 
 class Bench:
@@ -250,112 +158,6 @@ def registration_costs(portal: Portal, standin: FakeAgent, *, count: int = 20) -
     summary["polls_per_registration"] = sum(visitor.polls for visitor in visitors) / count
     summary["seconds_per_registration"] = sum(seconds) / count
     return summary
-
-
-# --- The report ---------------------------------------------------------------------------------
-
-
-def ratio(results: dict[str, list[Measure]], key: str, index: int) -> float:
-    ceiling = results["minimal"][index].rps
-    return results[key][index].rps / ceiling if ceiling else float("nan")
-
-
-def table(results: dict[str, list[Measure]], calls: dict[str, Any], rss: list[float], backend: str,
-          standin_ms: float) -> str:
-    numbers = " / ".join(str(number) for number in range(1, ROUNDS + 1))
-    lines = [
-        f"| route | condition | req/s ({numbers}) | p50 ms ({numbers}) | p99 ms ({numbers}) | of ceiling ({numbers}) "
-        f"| portal CPU ms/req ({numbers}) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for key, label, condition in ROUTES:
-        runs = results[key]
-        if not runs:
-            continue
-        many = key.endswith(("_many", "_few"))
-        pair = [f"{m.rps:.0f}" for m in runs], [f"{m.p50_ms:.1f}" for m in runs], [f"{m.p99_ms:.1f}" for m in runs]
-        ratios = " / ".join(f"{ratio(results, key, i):.0%}" for i in range(len(runs))) if not many else \
-            " / ".join(f"{m.rps / results['minimal'][-1].rps:.0%}" for m in runs)
-        notes = [note for m in runs for note in m.notes]
-        bad = sum(m.errors + m.bad for m in runs)
-        if bad:
-            notes.append(f"{bad} unexpected answers")
-        lines.append(f"| {label} | {condition}{'; ' + '; '.join(notes) if notes else ''} | {' / '.join(pair[0])} | "
-                     f"{' / '.join(pair[1])} | {' / '.join(pair[2])} | {ratios} | {' / '.join(f'{m.cpu_ms:.2f}' for m in runs)} |")
-    lines.append("")
-    lines.append(f"The stand-in issuer answers in {standin_ms:.1f} ms at rest (median of 20 calls): the rows "
-                 "\"issuer 0 ms\" wait that long for it, those with 100 ms that much longer.")
-    lines.append(calls_line(calls, backend))
-    lines.append(f"gunicorn worker RSS after the run: {', '.join(f'{size:.0f} MB' for size in rss)}.")
-    return "\n".join(lines)
-
-
-def calls_line(calls: dict[str, Any], backend: str) -> str:
-    per = calls.get("calls_per_registration")
-    if per is None:
-        return f"Issuer ({backend}): no registration completed."
-    gap = calls["min_check_gap_s"]
-    return (
-        f"Issuer ({backend}): {per:.1f} calls per completed registration ({calls['completed']} registrations, "
-        f"most for one: {calls['max_calls_one_registration']}, {calls['polls_per_registration']:.0f} status polls "
-        f"each, {calls['seconds_per_registration']:.1f} s each); shortest gap between two state checks of one "
-        f"registration: {f'{gap:.1f} s' if gap is not None else 'none (no checks)'}; calls by operation: "
-        f"{calls['operations']}; webhooks sent: {calls['webhooks_sent']}."
-    )
-
-
-def targets(results: dict[str, list[Measure]], calls_by_backend: dict[str, dict[str, Any]],
-            rss: list[float]) -> list[tuple[str, bool, str]]:
-    # Each route's best round counts, for the ceiling as for the routes: on a shared machine a
-    # round that lands in a busy second (another guest's load) only ever makes a route slower, so
-    # the best round is the closest to what the code costs. The portal's CPU time per request
-    # (its best round too) is shown beside each verdict.
-    checks: list[tuple[str, bool, str]] = []
-    rps = {key: max((m.rps for m in runs), default=float("nan")) for key, runs in results.items()}
-    cpu = {key: min((m.cpu_ms for m in runs), default=float("nan")) for key, runs in results.items()}
-
-    def of_ceiling(key: str) -> float:
-        return rps[key] / rps["minimal"]
-
-    def change(key: str, other: str, values: dict[str, float]) -> float:
-        """How much worse ``other`` is than ``key`` (a slower or costlier run); 0 when it is better.
-        The targets guard against a slow issuer or many session files slowing the polls down."""
-        worse = values[other] - values[key] if values is cpu else values[key] - values[other]
-        return max(0.0, worse) / values[key]
-
-    status = ("conn", "cred", "conn_slow", "cred_slow")
-    lowest = min(status, key=of_ceiling)
-    checks.append((f"status endpoints >= {STATUS_MIN_RATIO:.0%} of the minimal view",
-                   of_ceiling(lowest) >= STATUS_MIN_RATIO,
-                   f"lowest {of_ceiling(lowest):.0%} ({lowest}); by CPU per request "
-                   f"{min(cpu['minimal'] / cpu[key] for key in status):.0%}"))
-    drifts = [change(key, key + "_slow", rps) for key in ("conn", "cred")]
-    checks.append((f"status endpoints no slower with 100 ms issuer latency (within {LATENCY_TOLERANCE:.0%})",
-                   max(drifts) <= LATENCY_TOLERANCE,
-                   f"slower by at most {max(drifts):.0%}; CPU per request up by at most "
-                   f"{max(change(key, key + '_slow', cpu) for key in ('conn', 'cred')):.0%}"))
-    checks.append((f"/ >= {START_MIN_RATIO:.0%} of the minimal view", of_ceiling("start") >= START_MIN_RATIO,
-                   f"{of_ceiling('start'):.1%}; by CPU per request {cpu['minimal'] / cpu['start']:.1%}"))
-    for backend, calls in calls_by_backend.items():
-        per = calls.get("calls_per_registration")
-        if backend == "acapy":
-            checks.append((f"ACA-Py: <= {MAX_CALLS_PER_REGISTRATION} issuer calls per registration",
-                           per is not None and per <= MAX_CALLS_PER_REGISTRATION
-                           and calls["max_calls_one_registration"] <= MAX_CALLS_PER_REGISTRATION,
-                           f"{per:.1f} on average, {calls['max_calls_one_registration']} at most" if per else "none completed"))
-        else:
-            gap = calls.get("min_check_gap_s")
-            checks.append((f"agent-rest: state checks of one registration >= {MIN_CHECK_GAP_S} s apart",
-                           per is not None and (gap is None or gap >= MIN_CHECK_GAP_S),
-                           f"shortest gap {gap:.1f} s, {per:.1f} calls per registration" if gap and per else "no gap"))
-    checks.append((f"worker RSS <= {MAX_WORKER_RSS_MB} MB", bool(rss) and max(rss) <= MAX_WORKER_RSS_MB,
-                   f"largest {max(rss):.0f} MB" if rss else "no workers found"))
-    many = [change(key + "_few", key + "_many", rps) for key in ("conn", "cred")]
-    checks.append((f"status endpoints with {MANY_SESSIONS:,} session files within {SESSION_FILES_TOLERANCE:.0%}",
-                   max(many) <= SESSION_FILES_TOLERANCE,
-                   f"slower by at most {max(many):.0%}; CPU per request up by at most "
-                   f"{max(change(key + '_few', key + '_many', cpu) for key in ('conn', 'cred')):.0%}"))
-    return checks
 
 
 # --- Main ---------------------------------------------------------------------------------------
