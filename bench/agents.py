@@ -40,6 +40,7 @@ class Relay:
         self.connected: dict[str, tuple[float, str]] = {}  # invitation id -> (time, connection id)
         self.issued: dict[str, float] = {}  # cred_ex_id -> time
         self.issued_on: dict[str, float] = {}  # connection id -> time
+        self.issued_count = 0  # credentials the issuer has issued so far (its age)
         self.received = 0
         self.topics: Counter[str] = Counter()  # "topic state" -> webhooks received
         self.errors: list[str] = []  # what the agent said of each connection or exchange it gave up
@@ -90,6 +91,7 @@ class Relay:
                 self.connected.setdefault(payload.get("invitation_msg_id", ""), (now, payload.get("connection_id", "")))
             elif topic == "issue_credential_v2_0" and payload.get("state") == "done" and payload.get("role") == "issuer":
                 self.issued.setdefault(payload.get("cred_ex_id", ""), now)
+                self.issued_count += 1
                 self.issued_on.setdefault(payload.get("connection_id", ""), now)
             self.changed.notify_all()
         target = self.forward_to

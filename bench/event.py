@@ -4,8 +4,10 @@ One real ACA-Py issuer (webhooks on) and a few holder agents as the visitors' wa
 is either *bare* (the benchmark drives connect-and-issue flows at the agents' admin APIs itself, at
 a fixed concurrency, as an application without the portal would) or *portal* (visitors arrive
 within 5 s at the portal under gunicorn with production settings and the default line, and poll
-like the browser). Rounds are interleaved, bare first; bare runs at the best concurrency of a short
-sweep. The issuer's webhooks go to a relay in this process, which notes when each connection and
+like the browser). Rounds are interleaved, bare first, except in the last round: the agent grows
+slower with every credential, so each portal round is compared with the bare rate at its age,
+interpolated between the bare rounds of its crowd before and after it. Bare runs at the best
+concurrency of a short sweep. The issuer's webhooks go to a relay in this process, which notes when each connection and
 credential is done (for both kinds of round) and, in portal rounds, passes each one on to the
 portal as the agent would.
 
@@ -218,8 +220,11 @@ def run_event(workdir: Path) -> EventResult:
         best = max(sweep, key=sweep.__getitem__, default=0)
         rounds: list[Round] = []
         for number in range(1, ROUNDS + 1):
+            # The last round runs portal first: every portal round then has a bare round of its
+            # crowd before and after it, between which the bare rate at its age is interpolated.
+            order = ("portal", "bare") if number == ROUNDS > 1 else ("bare", "portal")
             for crowd in CROWDS:
-                for kind in ("bare", "portal"):
+                for kind in order:
                     if kind == "bare":
                         done = bare_round(agents, relay, crowd=crowd, concurrency=best)
                     else:

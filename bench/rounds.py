@@ -8,6 +8,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class Round:
     crowd: int
     concurrency: int = 0
     started: float = 0.0
+    # The agent's age when the round began: the credentials it had issued (it grows slower with them).
+    issued_before: int = 0
     arrivals: list[float] = field(default_factory=list)
     admitted: list[float] = field(default_factory=list)
     finished: list[float] = field(default_factory=list)  # the credential in the wallet (the issuer's "done")
@@ -65,6 +68,11 @@ class Round:
     @property
     def done(self) -> int:
         return len(self.finished)
+
+    @property
+    def age(self) -> float:
+        """The agent's age halfway through the round, in credentials issued."""
+        return self.issued_before + self.done / 2
 
     @property
     def rate(self) -> float:
@@ -108,6 +116,21 @@ class Round:
             if admitted - arrived > 0.05 and before:
                 delays.append(admitted - before[-1])
         return delays
+
+
+def bare_at_age(portal: Round, rounds: list[Round], value: Callable[[Round], float] = lambda r: r.rate) -> float:
+    """What the bare rounds' ``value`` (their rate, unless told) was at ``portal``'s age:
+    interpolated between the nearest bare rounds of the same crowd before and after it (the agent
+    grows slower with every credential, and a bare round just before the portal round ran on a
+    younger agent); the nearest one alone where there is no bare round on one side."""
+    bare = [r for r in rounds if r.kind == "bare" and r.crowd == portal.crowd and r.done]
+    before = max((r for r in bare if r.age <= portal.age), key=lambda r: r.age, default=None)
+    after = min((r for r in bare if r.age > portal.age), key=lambda r: r.age, default=None)
+    if before is None or after is None:
+        nearest = before or after
+        return value(nearest) if nearest else 0.0
+    weight = (portal.age - before.age) / (after.age - before.age)
+    return value(before) + (value(after) - value(before)) * weight
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -188,6 +211,7 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     busy_before, total_before = machine_ticks()
     webhooks_before = relay.received
     bench_before = sum(os.times()[:2])
+    result.issued_before = relay.issued_count
     result.started = time.monotonic()
     run()
     result.bench_cpu = sum(os.times()[:2]) - bench_before
