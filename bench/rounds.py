@@ -69,6 +69,14 @@ class Round:
     def done(self) -> int:
         return len(self.finished)
 
+    def note(self, *, arrived: float, admitted: float, connected: float, offered: float, finished: float) -> None:
+        """One flow done: when it arrived, was let in, connected, was offered and got its credential."""
+        self.arrivals.append(arrived)
+        self.admitted.append(admitted)
+        self.connected.append(connected)
+        self.offered.append(offered)
+        self.finished.append(finished)
+
     @property
     def age(self) -> float:
         """The agent's age halfway through the round, in credentials issued."""
@@ -170,11 +178,7 @@ def bare_round(agents: Agents, relay: Relay, *, crowd: int, concurrency: int) ->
         result.calls_ms.append(int((time.monotonic() - offered_at) * 1000))
         done = relay.wait(lambda: relay.issued.get(record["cred_ex_id"]), "a credential")
         with lock:
-            result.arrivals.append(arrived)
-            result.admitted.append(arrived)
-            result.connected.append(connected_at)
-            result.offered.append(offered_at)
-            result.finished.append(done)
+            result.note(arrived=arrived, admitted=arrived, connected=connected_at, offered=offered_at, finished=done)
 
     def worker() -> None:
         while True:
@@ -343,11 +347,7 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
                 result.failures.append(repr(err)[:200])
             return
         with lock:
-            result.arrivals.append(arrived)
-            result.admitted.append(admitted)
-            result.connected.append(connected_at)
-            result.offered.append(offered)
-            result.finished.append(done)
+            result.note(arrived=arrived, admitted=admitted, connected=connected_at, offered=offered, finished=done)
             result.seen.append(seen)
             result.waited += visitor.waited
 
