@@ -107,7 +107,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every log line of the request carries its id.
+    # Webhooks the flow does not act on are answered first (no log line); then each request gets its id.
+    "onboarding.middleware.WebhookStepMiddleware",
     "onboarding.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "onboarding.middleware.ProbeMiddleware",
@@ -128,8 +129,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "registerft.urls"
 WSGI_APPLICATION = "registerft.wsgi.application"
 
-# A folder whose templates override the portal's own (for example onboarding/privacy.html or a
-# base.html with the event's own header); it is searched before the portal's templates.
+# A folder of templates searched before the portal's own (e.g. onboarding/privacy.html, base.html).
 REGISTERFT_TEMPLATE_DIR = envstr("REGISTERFT_TEMPLATE_DIR", "") or ""
 TEMPLATES = [
     {

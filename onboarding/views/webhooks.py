@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -24,44 +24,39 @@ from django.views.decorators.csrf import csrf_exempt
 from onboarding import checkin, events, metrics
 from onboarding.issuers import acapy, is_configured, swiyu
 
+if TYPE_CHECKING:
+    from onboarding.models import Registration
+
 logger = logging.getLogger("onboarding.webhooks")
 
+# Where ACA-Py posts its webhooks (onboarding/urls.py): ACAPY_PATH + "<topic>/".
+ACAPY_PATH = "/webhooks/acapy/topic/"
 # ACA-Py's payloads are a few KiB; anything much larger is not one of them.
 MAX_BODY_BYTES = 64 * 1024
 # Events move only registrations of this backend (another backend's ids may look alike).
 BACKEND = acapy.AcaPyIssuer.name
 
 
-# What a webhook came to: the registration it moved (or None when it is not ours), or IGNORED for a
-# step on the way that the flow does not act on (events.acts_on), answered without a query.
-IGNORED = "ignored"
-Applied = Any
-
-
-def _apply_connection(payload: dict[str, Any]) -> Applied:
+def _apply_connection(payload: dict[str, Any]) -> Registration | None:
     event = acapy.parse_connection_event(payload)
     if event is None:
         return None
-    if not events.acts_on(event.state):
-        return IGNORED
     return events.registration_apply_connection_event(
         backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state,
         detail=event.detail,
     )
 
 
-def _apply_credential(payload: dict[str, Any]) -> Applied:
+def _apply_credential(payload: dict[str, Any]) -> Registration | None:
     event = acapy.parse_credential_event(payload)
     if event is None:
         return None
-    if not events.acts_on(event.state):
-        return IGNORED
     return events.registration_apply_credential_event(
         backend=BACKEND, cred_ex_id=event.cred_ex_id, connection_id=event.connection_id, state=event.state, detail=event.detail
     )
 
 
-def _apply_problem_report(payload: dict[str, Any]) -> Applied:
+def _apply_problem_report(payload: dict[str, Any]) -> Registration | None:
     """A wallet that refuses the door's request sends only a problem report naming the request's
     thread: the door shows the refusal at once instead of waiting for its timeout."""
     thread = payload.get("~thread")
@@ -71,11 +66,47 @@ def _apply_problem_report(payload: dict[str, Any]) -> Applied:
 
 # The out-of-band invitation's own events (await-response, done, deleted) say nothing the connection's
 # do not: its topic is acknowledged unread, as every topic not named here.
-TOPICS: dict[str, Callable[[dict[str, Any]], Applied]] = {
+TOPICS: dict[str, Callable[[dict[str, Any]], Registration | None]] = {
     "connections": _apply_connection,
     "issue_credential_v2_0": _apply_credential,
     "problem_report": _apply_problem_report,
 }
+
+
+# The events of these topics that report a step on the way (events.acts_on) are acknowledged unread.
+STEPS: dict[str, Callable[[dict[str, Any]], acapy.ConnectionEvent | acapy.CredentialEvent | None]] = {
+    "connections": acapy.parse_connection_event,
+    "issue_credential_v2_0": acapy.parse_credential_event,
+}
+
+
+def _step_on_the_way(topic: str, payload: dict[str, Any]) -> bool:
+    parse = STEPS.get(topic)
+    event = parse(payload) if parse is not None else None
+    return event is not None and not events.acts_on(event.state)
+
+
+def _ignored(topic: str) -> HttpResponse:
+    metrics.webhook_delivery_observed(topic=topic if topic in TOPICS else "other", outcome="ignored")
+    return HttpResponse(status=204)
+
+
+def answer_before_the_stack(request: HttpRequest) -> HttpResponse | None:
+    """The answer to an ACA-Py webhook that the flow does not act on (a step on the way, a topic
+    it does not use), for ``WebhookStepMiddleware``, which runs before every other middleware:
+    nine of the agent's eleven webhooks per registration then cost no session, CSRF, locale or
+    URL resolving. None for every other request, the refusals included: the view answers those."""
+    path = request.path_info
+    if request.method != "POST" or not path.startswith(ACAPY_PATH):
+        return None
+    topic, slash, rest = path[len(ACAPY_PATH):].partition("/")
+    if not topic or not slash or rest or not is_configured(BACKEND) or not _authorised(request):
+        return None
+    if topic in TOPICS:
+        payload = _read_payload(request)
+        if payload is None or not _step_on_the_way(topic, payload):
+            return None
+    return _ignored(topic)
 
 
 def _authorised(request: HttpRequest) -> bool:
@@ -93,7 +124,9 @@ def _read_payload(request: HttpRequest) -> dict[str, Any] | None:
         return None
     if declared > MAX_BODY_BYTES:
         return None
-    body = request.read(MAX_BODY_BYTES + 1)
+    # The body, not a read of the stream: the early answer (answer_before_the_stack) and the view
+    # may both parse it. Django reads at most the declared length.
+    body = request.body
     if len(body) > MAX_BODY_BYTES:
         return None
     try:
@@ -122,16 +155,14 @@ class AcaPyWebhookView(View):
         apply = TOPICS.get(topic)
         if apply is None:
             # The agent reports many topics; those the flow does not need are acknowledged unread.
-            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
-            return HttpResponse(status=204)
+            return _ignored(topic)
         payload = _read_payload(request)
         if payload is None:
             metrics.webhook_delivery_observed(topic=counted, outcome="bad_request")
             return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
+        if _step_on_the_way(topic, payload):
+            return _ignored(topic)
         registration = apply(payload)
-        if registration is IGNORED:
-            metrics.webhook_delivery_observed(topic=counted, outcome="ignored")
-            return HttpResponse(status=204)
         metrics.webhook_delivery_observed(topic=counted, outcome="applied" if registration else "unmatched")
         if registration is not None:
             # Only ids and states: payloads may carry the credential's attributes. Events about

@@ -12,10 +12,12 @@ import responses
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from responses import matchers
 
 from onboarding.models import Registration
+from onboarding.views import webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +199,44 @@ def test_the_steps_on_the_way_are_acknowledged_without_a_query_or_a_write(hook):
         assert len(queries) == 0, (topic, payload["state"])
     after = Registration.objects.get()
     assert (after.state, after.connection_id, after.checked_at) == (State.INVITED, "", registration.checked_at)
+
+
+def test_the_steps_on_the_way_are_answered_before_the_rest_of_the_stack(hook):
+    """Neither the request id nor the language is set: no other middleware ran. An event the flow
+    acts on goes through all of it."""
+    make_registration()
+    step = deliver(hook, "connections", connection_event("response", "response-sent"))
+    unused_topic = deliver(hook, "out_of_band", {"state": "done"})
+    acted_on = deliver(hook, "connections", connection_event("active", "completed"))
+    assert step.status_code == unused_topic.status_code == acted_on.status_code == 204
+    assert not step.has_header("X-Request-ID") and not unused_topic.has_header("X-Request-ID")
+    assert not step.has_header("Content-Language")
+    assert acted_on.has_header("X-Request-ID")
+    assert Registration.objects.get().state == State.CONNECTED
+
+
+def test_the_early_answer_watches_the_webhooks_own_path():
+    assert reverse("onboarding:acapy_webhook", args=["connections"]) == webhooks.ACAPY_PATH + "connections/"
+
+
+@pytest.mark.parametrize("topic, payload", [
+    ("connections", connection_event("request", "request-received")),
+    ("out_of_band", {"state": "done"}),
+])
+def test_a_step_on_the_way_without_the_secret_is_still_refused(hook, topic, payload):
+    assert deliver(hook, topic, payload, secret="wrong-secret").status_code == 401
+    assert deliver(hook, topic, payload, secret=None).status_code == 401
+
+
+def test_a_step_on_the_way_gets_404_when_the_portal_runs_no_acapy(hook, settings):
+    settings.REGISTERFT_ISSUERS = ("agent-rest",)
+    assert deliver(hook, "connections", connection_event("request", "request-received")).status_code == 404
+
+
+def test_a_step_on_the_way_with_a_path_beyond_the_topic_is_not_found(hook):
+    response = hook.post("/webhooks/acapy/topic/connections/extra/", json.dumps(connection_event("request", "x")),
+                         content_type="application/json", headers={"x-api-key": SECRET})
+    assert response.status_code == 404
 
 
 def test_a_later_connection_event_finds_the_registration_by_its_connection(hook):
