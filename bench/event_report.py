@@ -50,7 +50,7 @@ def event_table(result: EventResult) -> str:
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
                 f"| {b.machine_busy:.0%} / {p.machine_busy:.0%} |"
             )
-    lines += ["", *cpu_per_credential(result.rounds)]
+    lines += ["", *flow_phases(result.rounds), *cpu_per_credential(result.rounds)]
     portal_rounds = [r for r in result.rounds if r.kind == "portal"]
     requests_by_kind = {kind: sum(r.by_kind.get(kind, (0, 0))[1] for r in portal_rounds) for kind in
                         ("pages", "polls", "webhooks")}
@@ -78,6 +78,30 @@ def event_table(result: EventResult) -> str:
     lines.append(f"gunicorn worker RSS after the scenario: {', '.join(f'{size:.0f} MB' for size in result.rss)}; "
                  f"the scenario took {result.seconds:.0f} s.")
     return "\n".join(lines)
+
+
+def flow_phases(rounds: list[Round]) -> list[str]:
+    """Where a flow's time goes, bare and through the portal (medians over the rounds' flows), and
+    the round's end: from the last flow let in to the last credential, when ever fewer flows keep
+    the agent busy."""
+    lines = []
+    for crowd in CROWDS:
+        parts = []
+        for kind in ("bare", "portal"):
+            chosen = [r for r in rounds if r.kind == kind and r.crowd == crowd and r.done]
+            if not chosen:
+                return []
+            tail = _median([max(r.finished) - max(r.admitted) for r in chosen])
+            parts.append(f"{kind}: let in to connected {_phase(chosen, 'admitted', 'connected'):.2f} s, connected to "
+                         f"offered {_phase(chosen, 'connected', 'offered'):.2f} s, offered to credential "
+                         f"{_phase(chosen, 'offered', 'finished'):.2f} s, last let in to last credential {tail:.1f} s")
+        lines.append(f"A flow's time, {crowd} visitors (medians): " + "; ".join(parts) + ".")
+    return lines
+
+
+def _phase(rounds: list[Round], start: str, end: str) -> float:
+    """The median time from moment ``start`` to moment ``end`` (Round's lists) over the rounds' flows."""
+    return _median([b - a for r in rounds for a, b in zip(getattr(r, start), getattr(r, end))])
 
 
 def cpu_per_credential(rounds: list[Round]) -> list[str]:
