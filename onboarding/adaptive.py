@@ -22,6 +22,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from onboarding.leases import lease_read
 from onboarding.models import Lease
 
 LIMIT_KEY = "line:limit"
@@ -93,7 +94,7 @@ def limit_observe(*, operation: str, seconds: float, ok: bool, ceiling: int, now
             Lease.objects.bulk_create([Lease(key=LIMIT_KEY, count=max(LOWEST * SCALE, ceiling * SCALE * times // by),
                                              until=cooldown)], ignore_conflicts=True)
         return
-    current = row.values_list("count", flat=True).first()
+    current, _held = lease_read([LIMIT_KEY], now=now).get(LIMIT_KEY, (None, False))
     if current is None or current >= ceiling * SCALE:
         return  # at the ceiling (where it starts): nothing to write
     step = SCALE // max(LOWEST, current // SCALE)

@@ -69,7 +69,23 @@ def _take_one(keys: Sequence[str], *, holder: str, until: datetime, now: datetim
 
 
 def lease_release(keys: Sequence[str], *, holder: str) -> int:
-    return Lease.objects.filter(key__in=keys, holder=holder).update(holder="", until=None)
+    """Free whichever of ``keys`` ``holder`` holds; how many it held.
+
+    Written out as SQL: a place's release names every place key (twice the line's ceiling), and
+    the ORM's building of that list cost four times the statement (in-process, 0.3 ms a release)."""
+    if not keys:
+        return 0
+    connection = connections[router.db_for_write(Lease)]
+    meta, quote = Lease._meta, connection.ops.quote_name
+    key, holder_column, until = (quote(meta.get_field(name).column) for name in ("key", "holder", "until"))
+    marks = ", ".join(["%s"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {holder_column} = %s, {until} = NULL "  # noqa: S608  # nosec B608 - names from the model, values bound
+            f"WHERE {holder_column} = %s AND {key} IN ({marks})",
+            ["", holder, *keys],
+        )
+        return cursor.rowcount
 
 
 def lease_held(keys: Sequence[str], *, now: datetime) -> int:

@@ -92,6 +92,20 @@ def test_worker_processes_together_never_hold_more_calls_than_the_bound(tmp_path
     assert most == 2  # the processes did overlap: the bound, not chance, kept them apart
 
 
+def test_a_release_frees_only_the_holders_own_leases_among_those_named(django_assert_num_queries):
+    now = timezone.now()
+    for holder, key in (("a", "slot:1"), ("a", "slot:2"), ("b", "slot:3"), ("a", "slot:4")):
+        assert leases.lease_take([key], holder=holder, seconds=60, now=now) == key
+    with django_assert_num_queries(1):
+        assert leases.lease_release(["slot:1", "slot:2", "slot:3"], holder="a") == 2
+    rows = {lease.key: (lease.holder, lease.until) for lease in Lease.objects.all()}
+    assert rows["slot:1"] == rows["slot:2"] == ("", None)
+    assert rows["slot:3"][0] == "b" and rows["slot:4"][0] == "a"  # another's, and one not named
+    assert leases.lease_release(["slot:1"], holder="a") == 0
+    with django_assert_num_queries(0):
+        assert leases.lease_release([], holder="a") == 0
+
+
 @pytest.mark.parametrize("returning", [True, False], ids=["one-statement", "select-then-update"])
 def test_a_lease_is_taken_by_one_holder_until_it_runs_out(returning, monkeypatch, django_assert_num_queries):
     monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
