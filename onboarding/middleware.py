@@ -1,5 +1,4 @@
-"""The portal's own middleware: the agent's webhooks answered early, the visitor's language, the
-probes, the limit on request bodies."""
+"""The portal's own middleware: the visitor's language, the probes, the limit on request bodies."""
 
 from __future__ import annotations
 
@@ -10,23 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-from onboarding.views import errors, webhooks
+from onboarding.views import errors
 
 SUPPORTED = {code for code, _name in settings.LANGUAGES}
-
-
-class WebhookStepMiddleware:
-    """First in MIDDLEWARE: ACA-Py's webhooks for the steps on the way, nine of the eleven it
-    posts per registration, are answered before the rest of the stack runs (about a tenth of the
-    portal's CPU per registration in make bench). Every other request, and every refusal, goes on to
-    the rest of the stack and its view (onboarding/views/webhooks.py)."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        answer = webhooks.answer_before_the_stack(request)
-        return answer if answer is not None else self.get_response(request)
 
 
 class LanguageMiddleware:

@@ -107,8 +107,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Webhooks the flow does not act on are answered first (no log line); then each request gets its id.
-    "onboarding.middleware.WebhookStepMiddleware",
+    # First, so that every log line of the request carries its id.
     "onboarding.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "onboarding.middleware.ProbeMiddleware",

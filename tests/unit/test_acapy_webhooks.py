@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 from datetime import timedelta
 
 import pytest
 import requests
 import responses
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from responses import matchers
 
+from onboarding import metrics
 from onboarding.models import Registration
 from onboarding.views import webhooks
+from registerft.wsgi import application
 
 pytestmark = pytest.mark.django_db
 
@@ -201,18 +206,72 @@ def test_the_steps_on_the_way_are_acknowledged_without_a_query_or_a_write(hook):
     assert (after.state, after.connection_id, after.checked_at) == (State.INVITED, "", registration.checked_at)
 
 
-def test_the_steps_on_the_way_are_answered_before_the_rest_of_the_stack(hook):
-    """Neither the request id nor the language is set: no other middleware ran. An event the flow
-    acts on goes through all of it."""
+# --- Answered before Django (registerft/wsgi.py) --------------------------------------------------
+
+
+def through_wsgi(topic: str, payload, *, secret: str | None = SECRET, raw: bytes | None = None):
+    """A webhook through the portal's WSGI application, as gunicorn hands it over: (status, headers)."""
+    body = raw if raw is not None else json.dumps(payload).encode()
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": f"/webhooks/acapy/topic/{topic}/", "QUERY_STRING": "",
+        "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver", "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+    }
+    if secret is not None:
+        environ["HTTP_X_API_KEY"] = secret
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer.update(status=int(status.split()[0]), headers=dict(headers))
+
+    # As Django's test client does: the test's database connection must outlive the request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        chunks = application(environ, start_response)
+        b"".join(chunks)
+        getattr(chunks, "close", lambda: None)()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return answer["status"], answer["headers"]
+
+
+def test_the_steps_on_the_way_are_answered_before_django_without_a_query():
+    """No request id: Django's middleware never ran. An event the flow acts on goes through it."""
     make_registration()
-    step = deliver(hook, "connections", connection_event("response", "response-sent"))
-    unused_topic = deliver(hook, "out_of_band", {"state": "done"})
-    acted_on = deliver(hook, "connections", connection_event("active", "completed"))
-    assert step.status_code == unused_topic.status_code == acted_on.status_code == 204
-    assert not step.has_header("X-Request-ID") and not unused_topic.has_header("X-Request-ID")
-    assert not step.has_header("Content-Language")
-    assert acted_on.has_header("X-Request-ID")
+    for topic, payload in [("connections", connection_event("response", "response-sent")),
+                           ("issue_credential_v2_0", credential_event("offer-sent")),
+                           ("out_of_band", {"state": "done"})]:
+        with CaptureQueriesContext(connection) as queries:
+            status, headers = through_wsgi(topic, payload)
+        assert (status, len(queries)) == (204, 0), topic
+        assert "X-Request-ID" not in headers
+    status, headers = through_wsgi("connections", connection_event("active", "completed"))
+    assert status == 204 and "X-Request-ID" in headers
     assert Registration.objects.get().state == State.CONNECTED
+
+
+def test_the_early_answers_are_counted_as_ignored_by_topic(settings):
+    settings.REGISTERFT_METRICS = True
+
+    def ignored(topic: str) -> float:
+        labels = {"topic": topic, "outcome": "ignored"}
+        return metrics.PORTAL.get_sample_value("registerft_webhook_deliveries_total", labels) or 0.0
+
+    before = ignored("connections"), ignored("other")
+    through_wsgi("connections", connection_event("request", "request-received"))
+    through_wsgi("out_of_band", {"state": "done"})
+    assert (ignored("connections"), ignored("other")) == (before[0] + 1, before[1] + 1)
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", json.dumps({"pad": "x" * 70_000}).encode()])
+def test_a_body_the_early_answer_cannot_read_reaches_the_view_whole(raw):
+    make_registration()
+    status, headers = through_wsgi("connections", None, raw=raw)
+    assert status == 400 and "X-Request-ID" in headers
+    assert Registration.objects.get().state == State.INVITED
 
 
 def test_the_early_answer_watches_the_webhooks_own_path():
@@ -223,20 +282,18 @@ def test_the_early_answer_watches_the_webhooks_own_path():
     ("connections", connection_event("request", "request-received")),
     ("out_of_band", {"state": "done"}),
 ])
-def test_a_step_on_the_way_without_the_secret_is_still_refused(hook, topic, payload):
-    assert deliver(hook, topic, payload, secret="wrong-secret").status_code == 401
-    assert deliver(hook, topic, payload, secret=None).status_code == 401
+def test_a_step_on_the_way_without_the_secret_is_still_refused(topic, payload):
+    assert through_wsgi(topic, payload, secret="wrong-secret")[0] == 401
+    assert through_wsgi(topic, payload, secret=None)[0] == 401
 
 
-def test_a_step_on_the_way_gets_404_when_the_portal_runs_no_acapy(hook, settings):
+def test_a_step_on_the_way_gets_404_when_the_portal_runs_no_acapy(settings):
     settings.REGISTERFT_ISSUERS = ("agent-rest",)
-    assert deliver(hook, "connections", connection_event("request", "request-received")).status_code == 404
+    assert through_wsgi("connections", connection_event("request", "request-received"))[0] == 404
 
 
-def test_a_step_on_the_way_with_a_path_beyond_the_topic_is_not_found(hook):
-    response = hook.post("/webhooks/acapy/topic/connections/extra/", json.dumps(connection_event("request", "x")),
-                         content_type="application/json", headers={"x-api-key": SECRET})
-    assert response.status_code == 404
+def test_a_step_on_the_way_with_a_path_beyond_the_topic_is_not_found():
+    assert through_wsgi("connections/extra", connection_event("request", "request-received"))[0] == 404
 
 
 def test_a_later_connection_event_finds_the_registration_by_its_connection(hook):
