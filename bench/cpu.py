@@ -1,11 +1,12 @@
-"""The portal's CPU time by kind of request, for the event scenario (bench-only middleware).
+"""The portal's CPU time by kind of request, for the event scenario (bench-only WSGI middleware
+around the portal's application, bench/wsgi.py).
 
 Each request's thread CPU time (``time.thread_time``: this request's own work in a gthread worker,
-not its neighbours') is added to its kind: webhooks, polls (the status endpoints the pages ask
-again and again) and pages (everything else). Each worker writes its totals to
-``$BENCH_CPU_DIR/<pid>.json`` twice a second, so that the benchmark can add them up between two
-moments. What the middleware does not see (gunicorn's HTTP parsing, the master) is the difference
-to the processes' CPU time from /proc.
+not its neighbours') is added to its kind: webhooks (those answered before Django too), polls (the
+status endpoints the pages ask again and again) and pages (everything else). Each worker writes its
+totals to ``$BENCH_CPU_DIR/<pid>.json`` twice a second, so that the benchmark can add them up
+between two moments. What it does not see (gunicorn's HTTP parsing and writing, the master) is the
+difference to the processes' CPU time from /proc.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from django.http import HttpRequest, HttpResponse
 
 POLLS = ("/queue/status", "/check_connection/status", "/loading/status")
 _totals: dict[str, list[float]] = {}
@@ -43,25 +42,33 @@ def _write_forever(folder: Path) -> None:
         target.with_suffix(".tmp").replace(target)
 
 
-class RequestCpuMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
-        self.get_response = get_response
+class RequestCpu:
+    """WSGI middleware: adds each request's CPU time, the body's iteration included, to its kind."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, application: Callable[..., Iterable[bytes]]):
+        self.application = application
+
+    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
         started = time.thread_time()
-        response = self.get_response(request)
-        spent = time.thread_time() - started
-        kind = kind_of(request.path)
-        with _lock:
-            seconds_count = _totals.setdefault(kind, [0.0, 0])
-            seconds_count[0] += spent
-            seconds_count[1] += 1
-            if not _writer:
-                thread = threading.Thread(target=_write_forever, args=(Path(os.environ["BENCH_CPU_DIR"]),),
-                                          name="bench-cpu", daemon=True)
-                _writer.append(thread)
-                thread.start()
-        return response
+        result = self.application(environ, start_response)
+        try:
+            body = list(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        _add(kind_of(environ.get("PATH_INFO", "")), time.thread_time() - started)
+        return body
+
+
+def _add(kind: str, spent: float) -> None:
+    with _lock:
+        seconds_count = _totals.setdefault(kind, [0.0, 0])
+        seconds_count[0] += spent
+        seconds_count[1] += 1
+        if not _writer:
+            thread = threading.Thread(target=_write_forever, args=(Path(os.environ["BENCH_CPU_DIR"]),),
+                                      name="bench-cpu", daemon=True)
+            _writer.append(thread)
+            thread.start()
 
 
 def read_totals(folder: Path) -> dict[str, tuple[float, int]]:

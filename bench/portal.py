@@ -81,7 +81,7 @@ class Portal:
         log_file = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             # No control socket: its default path is shared by every gunicorn of this user.
-            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "registerft.wsgi"],
+            [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket", "bench.wsgi"],
             cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
