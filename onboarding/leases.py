@@ -21,6 +21,16 @@ from onboarding.models import Lease
 CLEANUP_EVERY_SECONDS = 1
 
 
+def _written_out(connection: Any, *fields: str) -> tuple[str, list[str]]:
+    """For SQL written out on ``connection``: the lease table's quoted name and these fields' columns."""
+    quote, meta = connection.ops.quote_name, Lease._meta
+    return quote(meta.db_table), [quote(meta.get_field(name).column) for name in fields]
+
+
+def _marks(keys: Sequence[str]) -> str:
+    return ", ".join(["%s"] * len(keys))
+
+
 def _free(now: datetime) -> Q:
     return Q(until__isnull=True) | Q(until__lte=now)
 
@@ -50,18 +60,15 @@ def _take_one(keys: Sequence[str], *, holder: str, until: datetime, now: datetim
             if Lease.objects.filter(_free(now), key=key).update(holder=holder, until=until):
                 return key
         return None
-    meta, quote = Lease._meta, connection.ops.quote_name
-    table = quote(meta.db_table)
-    name, holder_column, ends = (quote(meta.get_field(field).column) for field in ("key", "holder", "until"))
+    table, (name, holder_column, ends) = _written_out(connection, "key", "holder", "until")
     free = f"({ends} IS NULL OR {ends} <= %s)"
     # PostgreSQL: workers racing for the same free row skip each other's instead of waiting for it.
     skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    marks = ", ".join(["%s"] * len(keys))
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {holder_column} = %s, {ends} = %s WHERE {free} AND {name} = "  # noqa: S608  # nosec B608 - names from the model, values bound
-            f"(SELECT {name} FROM {table} WHERE {free} AND {name} IN ({marks}) LIMIT 1{skip}) RETURNING {name}",
+            f"(SELECT {name} FROM {table} WHERE {free} AND {name} IN ({_marks(keys)}) LIMIT 1{skip}) RETURNING {name}",
             [holder, connection.ops.adapt_datetimefield_value(until), stamp, stamp, *keys],
         )
         row = cursor.fetchone()
@@ -76,13 +83,11 @@ def lease_release(keys: Sequence[str], *, holder: str) -> int:
     if not keys:
         return 0
     connection = connections[router.db_for_write(Lease)]
-    meta, quote = Lease._meta, connection.ops.quote_name
-    key, holder_column, until = (quote(meta.get_field(name).column) for name in ("key", "holder", "until"))
-    marks = ", ".join(["%s"] * len(keys))
+    table, (key, holder_column, until) = _written_out(connection, "key", "holder", "until")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(meta.db_table)} SET {holder_column} = %s, {until} = NULL "  # noqa: S608  # nosec B608 - names from the model, values bound
-            f"WHERE {holder_column} = %s AND {key} IN ({marks})",
+            f"UPDATE {table} SET {holder_column} = %s, {until} = NULL "  # noqa: S608  # nosec B608 - names from the model, values bound
+            f"WHERE {holder_column} = %s AND {key} IN ({_marks(keys)})",
             ["", holder, *keys],
         )
         return cursor.rowcount
@@ -99,12 +104,10 @@ def lease_read(keys: Sequence[str], *, now: datetime) -> dict[str, tuple[int, bo
     leases, and building the ORM's query (and converting each row's moment) cost more than running
     it (in-process, a fifth of a line poll's CPU time)."""
     connection = connections[router.db_for_read(Lease)]
-    meta, quote = Lease._meta, connection.ops.quote_name
-    key, count, until = (quote(meta.get_field(name).column) for name in ("key", "count", "until"))
-    marks = ", ".join(["%s"] * len(keys))
+    table, (key, count, until) = _written_out(connection, "key", "count", "until")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {key}, {count}, {until} > %s FROM {quote(meta.db_table)} WHERE {key} IN ({marks})",  # noqa: S608  # nosec B608 - names from the model, values bound
+            f"SELECT {key}, {count}, {until} > %s FROM {table} WHERE {key} IN ({_marks(keys)})",  # noqa: S608  # nosec B608 - names from the model, values bound
             [connection.ops.adapt_datetimefield_value(now), *keys],
         )
         return {name: (number, bool(held)) for name, number, held in cursor.fetchall()}
@@ -143,9 +146,7 @@ def _cleanup_due(now: datetime) -> bool:
 
 
 def _count_upsert(connection: Any, key: str, *, until: datetime) -> int:
-    meta, quote = Lease._meta, connection.ops.quote_name
-    table = quote(meta.db_table)
-    name, holder, count, ends = (quote(meta.get_field(field).column) for field in ("key", "holder", "count", "until"))
+    table, (name, holder, count, ends) = _written_out(connection, "key", "holder", "count", "until")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({name}, {holder}, {count}, {ends}) VALUES (%s, '', 1, %s) "  # noqa: S608  # nosec B608 - names from the model, values bound
