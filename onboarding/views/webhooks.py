@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -138,7 +138,10 @@ def _environ_payload(environ: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not 0 < declared <= MAX_BODY_BYTES:
         return None
-    body = environ["wsgi.input"].read(declared)
+    try:
+        body = environ["wsgi.input"].read(declared)
+    except OSError:
+        return None  # the client went away mid-body: Django and the view answer what is left
     environ["wsgi.input"] = io.BytesIO(body)
     return _json_object(body)
 
@@ -161,7 +164,10 @@ def _read_payload(request: HttpRequest) -> dict[str, Any] | None:
         return None
     if declared > MAX_BODY_BYTES:
         return None
-    body = request.read(MAX_BODY_BYTES + 1)
+    try:
+        body = request.read(MAX_BODY_BYTES + 1)
+    except UnreadablePostError:
+        return None  # the client went away mid-body: a 400, not a traceback
     if len(body) > MAX_BODY_BYTES:
         return None
     return _json_object(body)

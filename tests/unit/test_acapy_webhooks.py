@@ -209,13 +209,13 @@ def test_the_steps_on_the_way_are_acknowledged_without_a_query_or_a_write(hook):
 # --- Answered before Django (registerft/wsgi.py) --------------------------------------------------
 
 
-def through_wsgi(topic: str, payload, *, secret: str | None = SECRET, raw: bytes | None = None):
+def through_wsgi(topic: str, payload, *, secret: str | None = SECRET, raw: bytes | None = None, stream=None):
     """A webhook through the portal's WSGI application, as gunicorn hands it over: (status, headers)."""
     body = raw if raw is not None else json.dumps(payload).encode()
     environ = {
         "REQUEST_METHOD": "POST", "PATH_INFO": f"/webhooks/acapy/topic/{topic}/", "QUERY_STRING": "",
         "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver", "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http", "wsgi.input": stream or io.BytesIO(body), "wsgi.errors": sys.stderr,
         "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
     }
     if secret is not None:
@@ -272,6 +272,21 @@ def test_a_body_the_early_answer_cannot_read_reaches_the_view_whole(raw):
     status, headers = through_wsgi("connections", None, raw=raw)
     assert status == 400 and "X-Request-ID" in headers
     assert Registration.objects.get().state == State.INVITED
+
+
+class BrokenStream(io.BytesIO):
+    """A request body whose client went away half-way."""
+
+    def read(self, *args):
+        raise OSError("the client went away")
+
+
+def test_a_body_that_breaks_off_reaches_the_view_and_gets_a_clear_400():
+    """No traceback from the early answer: Django reads what is left, and the view answers 400."""
+    make_registration()
+    status, headers = through_wsgi("connections", connection_event("request", "request-received"),
+                                   stream=BrokenStream())
+    assert status == 400 and "X-Request-ID" in headers
 
 
 def test_the_early_answer_watches_the_webhooks_own_path():
