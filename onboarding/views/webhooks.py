@@ -119,7 +119,9 @@ def _acknowledged_early(environ: dict[str, Any]) -> bool:
     if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(ACAPY_PATH):
         return False
     topic, slash, rest = path[len(ACAPY_PATH):].partition("/")
-    if not topic or not slash or rest or not is_configured(BACKEND) or not _key_matches(environ.get("HTTP_X_API_KEY", "")):
+    if not topic or not slash or rest or not is_configured(BACKEND):
+        return False
+    if not _key_matches(environ.get("HTTP_X_API_KEY", ""), settings.ACAPY_WEBHOOK_SECRET):
         return False
     if topic in TOPICS:
         payload = _environ_payload(environ)
@@ -146,14 +148,13 @@ def _environ_payload(environ: dict[str, Any]) -> dict[str, Any] | None:
     return _json_object(body)
 
 
-def _key_matches(given: str) -> bool:
-    secret = settings.ACAPY_WEBHOOK_SECRET
+def _key_matches(given: str, secret: str) -> bool:
     # Without a configured secret nobody is let in (an empty header must not match an empty secret).
     return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
 def _authorised(request: HttpRequest) -> bool:
-    return _key_matches(request.headers.get("x-api-key", ""))
+    return _key_matches(request.headers.get("x-api-key", ""), settings.ACAPY_WEBHOOK_SECRET)
 
 
 def _read_payload(request: HttpRequest) -> dict[str, Any] | None:
@@ -220,9 +221,7 @@ class AcaPyWebhookView(View):
 def _swiyu_authorised(request: HttpRequest) -> bool:
     """swiyu's issuer sends the key in the header named by its WEBHOOK_API_KEY_HEADER, which
     docs/swiyu.md sets to x-api-key."""
-    secret = settings.SWIYU_WEBHOOK_KEY
-    given = request.headers.get("x-api-key", "")
-    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
+    return _key_matches(request.headers.get("x-api-key", ""), settings.SWIYU_WEBHOOK_KEY)
 
 
 @method_decorator(csrf_exempt, name="dispatch")
