@@ -61,6 +61,8 @@ class Registration(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When a wallet first opened the QR code's link: its connection is under way.
+    link_opened_at = models.DateTimeField(null=True, blank=True)
     connected_at = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(null=True, blank=True)
     # Set while a request is sending the offer, so that a second submit does not send another.

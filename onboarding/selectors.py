@@ -183,6 +183,26 @@ class _ReadPlan:
         return self.model.from_db(connection.alias, self.names, values)
 
 
+# While a wallet that opened the QR code's link connects (a second or two), its page asks this
+# often, so that it moves on soon after the connection instead of up to a whole interval later;
+# a wallet gone quiet after opening the link is asked about at the usual pace again.
+CONNECTING_POLL_MS = 300
+CONNECTING_SECONDS = 20
+# The pages waiting for a connection ask first this soon after they load: a wallet app already
+# open scans the code within a second. One question more per visitor at most; the answers set
+# the pace from then on.
+FIRST_CONNECTION_POLL_MS = 500
+
+
+def connection_poll_ms(registration: Registration, now: datetime) -> int:
+    """How soon the page waiting for the visitor's wallet asks again."""
+    base = settings.REGISTERFT_POLL_INTERVAL_MS
+    opened = registration.link_opened_at
+    if registration.state == State.INVITED and opened and now - opened < timedelta(seconds=CONNECTING_SECONDS):
+        return min(base, CONNECTING_POLL_MS)
+    return base
+
+
 def registration_invitation_expires_at(registration: Registration) -> datetime:
     return registration.created_at + timedelta(seconds=settings.REGISTERFT_INVITATION_TTL)
 

@@ -194,6 +194,14 @@ def registration_mark_connected(*, registration: Registration, connection_id: st
     return transition(registration, (State.INVITED,), **fields)
 
 
+def registration_link_opened(*, registration: Registration) -> None:
+    """A wallet opened the QR code's link: noted once, while the registration waits for it."""
+    if registration.link_opened_at is None and registration.state == State.INVITED:
+        registration.link_opened_at = timezone.now()
+        Registration.objects.filter(pk=registration.pk, link_opened_at=None).update(
+            link_opened_at=registration.link_opened_at)
+
+
 def registration_mark_issued(*, registration: Registration) -> Registration:
     now = timezone.now()
     return transition(registration, (State.OFFERED,), state=State.ISSUED, issued_at=now, checked_at=now)

@@ -77,8 +77,10 @@ class FlowStepMixin:
 
 def step_context(step: str, *, backend: str = "") -> dict[str, Any]:
     """What every step's page needs; the step indicator shows the order of the visitor's backend."""
+    waits_for_wallet = step in (Step.START, Step.CHECK_CONNECTION)
     return {
         "step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS,
+        "first_poll_ms": selectors.FIRST_CONNECTION_POLL_MS if waits_for_wallet else None,
         "offer_first": selectors.offer_first(backend),
     }
 
@@ -208,15 +210,30 @@ class StatusView(View):
             payload.update(state="failed", next=reverse(self.page_url_name), message=failure_message(registration))
         elif step != self.page_step:
             payload.update(state="moved", next=reverse(f"onboarding:{step}"))
+        elif not progress.error:
+            payload.update(self.pace(registration))
         if progress.error:
             # The page keeps polling (with back-off) and says why nothing moves.
             payload.update(issuer="unavailable", message=issuer_error_message(progress.error))
         return JsonResponse(payload)
 
+    def pace(self, registration: Registration) -> dict[str, Any]:
+        """What a page still waiting hears besides "waiting": by default nothing."""
+        return {}
+
 
 class ConnectionStatusView(StatusView):
     page_step = Step.CHECK_CONNECTION
     page_url_name = "onboarding:check_connection"
+
+    def pace(self, registration: Registration) -> dict[str, Any]:
+        """Once the wallet opened the link, how soon to ask again (sooner while it connects)."""
+        if registration.link_opened_at is None:
+            return {}
+        poll_ms = selectors.connection_poll_ms(registration, timezone.now())
+        if poll_ms < settings.REGISTERFT_POLL_INTERVAL_MS:
+            return {"poll_after_ms": poll_ms, "message": _("Your wallet opened the invitation. Connecting…")}
+        return {"poll_after_ms": poll_ms}
 
 
 class CredentialStatusView(StatusView):
@@ -365,6 +382,7 @@ class InvitationLinkView(View):
         expired = timezone.now() > selectors.registration_invitation_expires_at(registration)
         if registration.state != State.INVITED or expired:
             return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)
+        services.registration_link_opened(registration=registration)
         target = absolute_url(request, registration.invitation_url)
         if "application/json" in request.headers.get("Accept", ""):
             payload = selectors.invitation_payload(registration=registration)

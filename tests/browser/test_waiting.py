@@ -127,6 +127,21 @@ def test_a_visitor_back_from_the_wallet_app_sees_the_page_move_on_at_once(
         context.close()
 
 
+def test_a_wallet_opening_the_link_is_shown_and_its_connection_moves_the_page_on_soon(
+    live_server, visitor, wallet_context, settings
+):
+    """The page says the wallet opened the invitation, then asks often: it moves on well within
+    the interval its timer alone would wait."""
+    settings.REGISTERFT_POLL_INTERVAL_MS = 4_000
+    visitor.goto(f"{live_server.url}/")
+    wallet = wallet_context.new_page()
+    wallet.goto(visitor.locator("#invitation-url").input_value())
+    message = visitor.locator(".status-message[role=status]")
+    message.filter(has_text="Your wallet opened the invitation").wait_for(timeout=10_000)
+    wallet.get_by_role("button", name="Accept connection").click()
+    visitor.wait_for_url(re.compile(r"/name$"), timeout=2_500)
+
+
 def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
     live_server, visitor, wallet_context, device, settings
 ):

@@ -113,5 +113,8 @@
     if (document.visibilityState === "visible") { delay = base; schedule(0); }
   });
   window.addEventListener("pageshow", function (event) { if (event.persisted) { schedule(0); } });
-  schedule(base);
+  // A page waiting for a wallet may ask first sooner than its interval: a wallet app already open
+  // scans the code within a second, and from then on the portal's answers set the pace.
+  var first = parseInt(box.getAttribute("data-poll-first"), 10);
+  schedule(first >= 0 && first < base ? first : base);
 })();
