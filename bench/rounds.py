@@ -28,6 +28,7 @@ LINE_TIMEOUT = 900.0
 SHORT_LINK = re.compile(r'id="invitation-url"[^>]*value="([^"]+)"')
 POLL_URL = re.compile(r'data-poll-url="([^"]+)"')
 POLL_INTERVAL = re.compile(r'data-poll-interval="(\d+)"')
+FIRST_POLL = re.compile(r'data-poll-first="(\d+)"')
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ISSUER_CALL = re.compile(r"backend=acapy operation=(\w+) outcome=(\w+) duration_ms=(\d+)")
 
@@ -275,9 +276,11 @@ class EventVisitor:
             raise RuntimeError(f"a page without a status to poll on the way to {target}")
         url = found.group(1)
         interval = int(POLL_INTERVAL.search(page).group(1)) / 1000
+        first = FIRST_POLL.search(page)
+        wait = min(interval, int(first.group(1)) / 1000) if first else interval
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            time.sleep(interval)
+            time.sleep(wait)
             data = self.get(url, Accept="application/json").json()
             if data.get("state") == "failed":
                 raise RuntimeError(f"{url} failed: {data.get('message')}")
@@ -287,6 +290,7 @@ class EventVisitor:
                 return
             if data.get("poll_after_ms"):
                 interval = int(data["poll_after_ms"]) / 1000
+            wait = interval
         raise TimeoutError(f"{url} did not move on in time")
 
     def through_the_line(self) -> tuple[str, str]:
