@@ -11,21 +11,11 @@ from django.test import Client
 
 from onboarding.models import DemoConnection, Registration
 from onboarding.selectors import CONNECTING_POLL_MS, CONNECTING_SECONDS, FIRST_CONNECTION_POLL_MS
+from tests.unit.test_flow_guards import invited, visitor  # noqa: F401 - the English visitor fixture
 
 pytestmark = pytest.mark.django_db
 
 CONNECTING = "Your wallet opened the invitation. Connecting…"
-
-
-@pytest.fixture
-def visitor(client):
-    client.cookies["django_language"] = "en"
-    return client
-
-
-def invited(visitor) -> Registration:
-    assert visitor.get("/").status_code == 200
-    return Registration.objects.latest("created_at")
 
 
 def wallet_opens(registration: Registration, **headers) -> int:
