@@ -116,9 +116,10 @@ class Round:
         return idle, starting_sum / max(1, moments), offering_sum / max(1, moments)
 
     def refill_delays(self) -> list[float]:
-        """For each visitor let in after waiting: the time since the last wallet connected (which
-        frees a place), as an estimate of how soon a freed place is taken."""
-        freed = sorted(self.connected)
+        """For each visitor let in after waiting: the time since a place last came free (a wallet
+        connected, ending a new flow, or a credential was issued, ending an offer), as an estimate
+        of how soon a freed place is taken."""
+        freed = sorted([*self.connected, *self.finished])
         delays = []
         for arrived, admitted in zip(self.arrivals, self.admitted):
             before = [moment for moment in freed if moment < admitted]
