@@ -233,7 +233,8 @@ class ConnectionStatusView(StatusView):
         poll_ms = selectors.connection_poll_ms(registration, timezone.now())
         if poll_ms < settings.REGISTERFT_POLL_INTERVAL_MS:
             return {"poll_after_ms": poll_ms, "message": _("Your wallet opened the invitation. Connecting…")}
-        return {"poll_after_ms": poll_ms}
+        # Gone quiet: the page says again what it said before the wallet opened the link.
+        return {"poll_after_ms": poll_ms, "message": _("Waiting for your wallet to connect…")}
 
 
 class CredentialStatusView(StatusView):

@@ -62,9 +62,9 @@ def test_a_wallet_quiet_after_opening_the_link_is_asked_about_at_the_usual_pace_
     assert status(visitor)["poll_after_ms"] == CONNECTING_POLL_MS
     clock.advance(2)
     answer = status(visitor)
-    # Said outright: the page keeps the last pace it was told.
+    # Said outright: the page keeps the last pace and message it was told.
     assert answer["poll_after_ms"] == settings.REGISTERFT_POLL_INTERVAL_MS
-    assert answer["message"] == ""
+    assert answer["message"] == "Waiting for your wallet to connect…"
 
 
 def test_a_connected_wallet_moves_the_page_on(visitor):
