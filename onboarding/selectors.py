@@ -195,13 +195,11 @@ CONNECTING_SECONDS = 20
 FIRST_CONNECTION_POLL_MS = 1000
 
 
-def connection_poll_ms(registration: Registration, now: datetime) -> int:
-    """How soon the page waiting for the visitor's wallet asks again."""
-    base = settings.REGISTERFT_POLL_INTERVAL_MS
+def wallet_connecting(registration: Registration, now: datetime) -> bool:
+    """Whether a wallet opened the QR code's link lately and has not connected yet."""
     opened = registration.link_opened_at
-    if registration.state == State.INVITED and opened and now - opened < timedelta(seconds=CONNECTING_SECONDS):
-        return min(base, CONNECTING_POLL_MS)
-    return base
+    return registration.state == State.INVITED and opened is not None and now - opened < timedelta(
+        seconds=CONNECTING_SECONDS)
 
 
 def registration_invitation_expires_at(registration: Registration) -> datetime:

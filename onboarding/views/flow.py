@@ -230,11 +230,12 @@ class ConnectionStatusView(StatusView):
         """Once the wallet opened the link, how soon to ask again (sooner while it connects)."""
         if registration.link_opened_at is None:
             return {}
-        poll_ms = selectors.connection_poll_ms(registration, timezone.now())
-        if poll_ms < settings.REGISTERFT_POLL_INTERVAL_MS:
-            return {"poll_after_ms": poll_ms, "message": _("Your wallet opened the invitation. Connecting…")}
+        base = settings.REGISTERFT_POLL_INTERVAL_MS
+        if selectors.wallet_connecting(registration, timezone.now()):
+            return {"poll_after_ms": min(base, selectors.CONNECTING_POLL_MS),
+                    "message": _("Your wallet opened the invitation. Connecting…")}
         # Gone quiet: the page says again what it said before the wallet opened the link.
-        return {"poll_after_ms": poll_ms, "message": _("Waiting for your wallet to connect…")}
+        return {"poll_after_ms": base, "message": _("Waiting for your wallet to connect…")}
 
 
 class CredentialStatusView(StatusView):
