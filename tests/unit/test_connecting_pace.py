@@ -87,7 +87,9 @@ def test_a_pace_set_faster_is_never_made_slower_while_the_wallet_connects(visito
     settings.REGISTERFT_POLL_INTERVAL_MS = 200
     registration = invited(visitor)
     wallet_opens(registration)
-    assert status(visitor)["poll_after_ms"] == 200
+    answer = status(visitor)
+    assert answer["poll_after_ms"] == 200
+    assert answer["message"] == CONNECTING
 
 
 def first_poll(page: str) -> int | None:
