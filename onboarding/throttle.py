@@ -135,13 +135,13 @@ class RateLimited(Exception):
 
 
 def line_poll_ms(position: int, *, limit: int = 1) -> int:
-    """How often the waiting page asks: twice a second for the first two and the front quarter of
-    the limit's reach (as many as the places that free up within a second or so), so that a freed
+    """How often the waiting page asks: twice a second for the first two and the front half of the
+    limit's reach (the flows move in waves, and a wave's places come free together), so that a freed
     place is taken within a fraction of a second, and less the further back a visitor stands (one
     page interval more every ``LINE_STEP`` places, up to half the ticket's lifetime), so that a
     thousand waiting cost little."""
     base = settings.REGISTERFT_POLL_INTERVAL_MS
-    if position <= max(2, limit // 4):
+    if position <= max(2, limit // 2):
         return min(base, FRONT_POLL_MS)
     return min(base * (1 + position // LINE_STEP), max(base, settings.REGISTERFT_QUEUE_TICKET_TTL * 500))
 

@@ -245,8 +245,8 @@ def test_far_back_the_waiting_page_asks_less_often(settings):
     settings.REGISTERFT_POLL_INTERVAL_MS = 1500
     assert throttle.line_poll_ms(1) <= 500  # a freed place is taken within a fraction of a second
     assert throttle.line_poll_ms(30) > throttle.line_poll_ms(5)
-    # Near the front as many as the places that free up at once, a quarter of the limit's reach.
-    assert throttle.line_poll_ms(6, limit=24) <= 500 < throttle.line_poll_ms(7, limit=24)
+    # Near the front as many as the places that free up at once, half the limit's reach.
+    assert throttle.line_poll_ms(12, limit=24) <= 500 < throttle.line_poll_ms(13, limit=24)
     # Far back: half the ticket's lifetime, so that one lost poll does not cost the place.
     assert throttle.line_poll_ms(100_000) == 15_000
 
