@@ -14,7 +14,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
@@ -22,11 +22,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from onboarding import checkin, events, metrics
-from onboarding.issuers import acapy, is_configured, swiyu
-
-if TYPE_CHECKING:
-    from onboarding.models import Registration
+from onboarding import agent_events, events, metrics
+from onboarding.issuers import is_configured, swiyu
 
 logger = logging.getLogger("onboarding.webhooks")
 
@@ -34,65 +31,11 @@ logger = logging.getLogger("onboarding.webhooks")
 ACAPY_PATH = "/webhooks/acapy/topic/"
 # ACA-Py's payloads are a few KiB; anything much larger is not one of them.
 MAX_BODY_BYTES = 64 * 1024
-# Events move only registrations of this backend (another backend's ids may look alike).
-BACKEND = acapy.AcaPyIssuer.name
-
-
-def _apply_connection(payload: dict[str, Any]) -> Registration | None:
-    event = acapy.parse_connection_event(payload)
-    if event is None:
-        return None
-    return events.registration_apply_connection_event(
-        backend=BACKEND, invitation_msg_id=event.invitation_msg_id, connection_id=event.connection_id, state=event.state,
-        detail=event.detail,
-    )
-
-
-def _apply_credential(payload: dict[str, Any]) -> Registration | None:
-    event = acapy.parse_credential_event(payload)
-    if event is None:
-        return None
-    return events.registration_apply_credential_event(
-        backend=BACKEND, cred_ex_id=event.cred_ex_id, connection_id=event.connection_id, state=event.state, detail=event.detail
-    )
-
-
-def _apply_problem_report(payload: dict[str, Any]) -> Registration | None:
-    """A wallet that refuses the door's request sends only a problem report naming the request's
-    thread: the door shows the refusal at once instead of waiting for its timeout."""
-    thread = payload.get("~thread")
-    thread_id = thread.get("thid") if isinstance(thread, dict) else None
-    return checkin.checkin_request_declined(thread_id=thread_id) if isinstance(thread_id, str) else None
-
-
-# The out-of-band invitation's own events (await-response, done, deleted) say nothing the connection's
-# do not: its topic is acknowledged unread, as every topic not named here.
-TOPICS: dict[str, Callable[[dict[str, Any]], Registration | None]] = {
-    "connections": _apply_connection,
-    "issue_credential_v2_0": _apply_credential,
-    "problem_report": _apply_problem_report,
-}
-
-
-# The events of these topics that report a step on the way (events.acts_on) are acknowledged unread.
-STEPS: dict[str, Callable[[dict[str, Any]], acapy.ConnectionEvent | acapy.CredentialEvent | None]] = {
-    "connections": acapy.parse_connection_event,
-    "issue_credential_v2_0": acapy.parse_credential_event,
-}
-
-
-def _step_on_the_way(topic: str, payload: dict[str, Any]) -> bool:
-    parse = STEPS.get(topic)
-    event = parse(payload) if parse is not None else None
-    return event is not None and not events.acts_on(event.state)
-
-
-def _count_ignored(topic: str) -> None:
-    metrics.webhook_delivery_observed(topic=topic if topic in TOPICS else "other", outcome="ignored")
+BACKEND = agent_events.BACKEND
 
 
 def _ignored(topic: str) -> HttpResponse:
-    _count_ignored(topic)
+    agent_events.ignored(topic)
     return HttpResponse(status=204)
 
 
@@ -123,11 +66,11 @@ def _acknowledged_early(environ: dict[str, Any]) -> bool:
         return False
     if not _key_matches(environ.get("HTTP_X_API_KEY", ""), settings.ACAPY_WEBHOOK_SECRET):
         return False
-    if topic in TOPICS:
+    if topic in agent_events.TOPICS:
         payload = _environ_payload(environ)
-        if payload is None or not _step_on_the_way(topic, payload):
+        if payload is None or not agent_events.step_on_the_way(topic, payload):
             return False
-    _count_ignored(topic)
+    agent_events.ignored(topic)
     return True
 
 
@@ -189,32 +132,21 @@ class AcaPyWebhookView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, topic: str) -> HttpResponse:
-        # Topics the flow does not use count as "other": the URL is anyone's to choose, and each
-        # label value is a new time series.
-        counted = topic if topic in TOPICS else "other"
+        counted = agent_events.counted_topic(topic)
         if not is_configured(BACKEND):
             raise Http404("The portal runs no ACA-Py backend.")  # its key may linger in the settings
         if not _authorised(request):
             metrics.webhook_delivery_observed(topic=counted, outcome="unauthorised")
             logger.warning("webhook refused topic=%s: wrong or missing x-api-key", topic[:50])
             return JsonResponse({"error": "unauthorised"}, status=401)
-        apply = TOPICS.get(topic)
-        if apply is None:
+        if topic not in agent_events.TOPICS:
             # The agent reports many topics; those the flow does not need are acknowledged unread.
             return _ignored(topic)
         payload = _read_payload(request)
         if payload is None:
             metrics.webhook_delivery_observed(topic=counted, outcome="bad_request")
             return JsonResponse({"error": "the body must be a JSON object of at most 64 KiB"}, status=400)
-        if _step_on_the_way(topic, payload):
-            return _ignored(topic)
-        registration = apply(payload)
-        metrics.webhook_delivery_observed(topic=counted, outcome="applied" if registration else "unmatched")
-        if registration is not None:
-            # Only ids and states: payloads may carry the credential's attributes. Events about
-            # others' records (most of what an agent reports) leave no line.
-            logger.info("webhook topic=%s state=%s registration=%s", topic, str(payload.get("state", ""))[:30],
-                        registration.pk)
+        agent_events.acapy_event_applied(topic, payload, via="webhook")
         return HttpResponse(status=204)
 
 
