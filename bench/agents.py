@@ -1,7 +1,11 @@
-"""The event scenario's agents (bench/event.py): one real ACA-Py issuer with webhooks, a few
-holder agents as the visitors' wallets, and the relay in the benchmark's process that receives the
-issuer's webhooks, notes when each connection and credential is done and, in portal rounds,
-passes each one on to the portal as the agent would."""
+"""The event scenario's agents (bench/event.py): one real ACA-Py issuer, a few holder agents as the
+visitors' wallets, and the relay in the benchmark's process that reads the issuer's events and
+notes when each connection and credential is done.
+
+The issuer's events reach the portal as they do in production, in one of two ways
+(``BENCH_EVENT_DELIVERY``): ``stream`` (the default), where the portal's ``manage.py acapy_events``
+reads them from the agent's websocket and the relay reads the same websocket; or ``webhooks``, where
+the agent posts them to the relay, which passes each one on to the portal in portal rounds."""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
 
 from bench.browser import Browser
 from bench.portal import free_port, process_cpu_seconds
@@ -30,11 +37,13 @@ FLOW_TIMEOUT = 120.0
 
 
 class Relay:
-    """Receives the issuer's webhooks, notes when connections and credentials are done, and passes
-    each one on to the portal while ``forward_to`` is set."""
+    """Receives the issuer's events, notes when connections and credentials are done and, with
+    webhooks, passes each one on to the portal while ``forward_to`` is set."""
 
-    def __init__(self, secret: str):
+    def __init__(self, secret: str, *, stream: bool):
         self.secret = secret
+        self.stream = stream
+        self.closing = False
         self.port = free_port()
         self.forward_to = ""
         self.connected: dict[str, tuple[float, str]] = {}  # invitation id -> (time, connection id)
@@ -67,21 +76,57 @@ class Relay:
 
     @property
     def webhook_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}#{self.secret}"
+        """The issuer's --webhook-url: none when its events are read from its websocket."""
+        return "" if self.stream else f"http://127.0.0.1:{self.port}#{self.secret}"
 
     def start(self) -> None:
         self.thread.start()
 
+    def follow(self, issuer: Agent) -> None:
+        """Read the issuer's events from its websocket, as the portal's acapy_events does."""
+        url = issuer.admin_url.replace("http://", "ws://", 1) + "/ws"
+        opened = threading.Event()
+
+        def read() -> None:
+            try:
+                with connect(url, additional_headers={"x-api-key": issuer.api_key}, compression=None,
+                             max_size=None) as socket:
+                    opened.set()
+                    for text in socket:
+                        message = json.loads(text)
+                        if message.get("topic") not in ("ping", "settings"):
+                            self.note(message.get("topic", ""), message.get("payload") or {})
+            except (OSError, WebSocketException) as err:
+                if not self.closing:
+                    self.errors.append(f"the relay's event stream: {err!r}")
+
+        threading.Thread(target=read, name="relay-stream", daemon=True).start()
+        if not opened.wait(10):
+            raise RuntimeError("the issuer's event websocket did not open within 10 s")
+
     def stop(self) -> None:
+        """Before the agents stop: their closing the websocket is then no error."""
+        self.closing = True
         self.server.shutdown()
 
     def receive(self, path: str, body: bytes, key: str) -> int:
-        now = time.monotonic()
         topic = path.strip("/").split("/")[-1]
         try:
             payload = json.loads(body)
         except ValueError:
             payload = {}
+        self.note(topic, payload)
+        target = self.forward_to
+        if target:
+            if getattr(self._local, "target", None) != target:
+                self._local.target, self._local.http = target, Browser(target)
+            answer = self._local.http.request("POST", f"/webhooks/acapy{path}", body=body, headers={
+                "x-api-key": key, "Content-Type": "application/json", "X-Forwarded-Proto": "https"})
+            return answer.status_code
+        return 200
+
+    def note(self, topic: str, payload: dict[str, Any]) -> None:
+        now = time.monotonic()
         with self.changed:
             self.received += 1
             self.topics[f"{topic} {payload.get('state', '')}"] += 1
@@ -94,14 +139,6 @@ class Relay:
                 self.issued_count += 1
                 self.issued_on.setdefault(payload.get("connection_id", ""), now)
             self.changed.notify_all()
-        target = self.forward_to
-        if target:
-            if getattr(self._local, "target", None) != target:
-                self._local.target, self._local.http = target, Browser(target)
-            answer = self._local.http.request("POST", f"/webhooks/acapy{path}", body=body, headers={
-                "x-api-key": key, "Content-Type": "application/json", "X-Forwarded-Proto": "https"})
-            return answer.status_code
-        return 200
 
     def wait(self, found: Any, what: str) -> Any:
         deadline = time.monotonic() + FLOW_TIMEOUT
@@ -120,6 +157,7 @@ class Agents:
         executable = ensure_acapy()
         workdir.mkdir(parents=True, exist_ok=True)
         self.issuer = Agent(executable, "issuer", workdir, webhook_url=relay.webhook_url)
+        self.relay = relay
         self.holders = [Agent(executable, f"wallet{n}", workdir, extra_args=HOLDER_FLAGS) for n in range(WALLETS)]
         self.did = ""
 
@@ -130,6 +168,8 @@ class Agents:
     def start(self) -> None:
         with ThreadPoolExecutor(len(self.all)) as pool:
             list(pool.map(Agent.start, self.all))
+        if self.relay.stream:
+            self.relay.follow(self.issuer)
         self.did = self.issuer.post("/wallet/did/create", {"method": "key", "options": {"key_type": "ed25519"}})[
             "result"]["did"]
 

@@ -1,15 +1,16 @@
 """The event scenario of `make bench`: the portal with real agents against the same agents alone.
 
-One real ACA-Py issuer (webhooks on) and a few holder agents as the visitors' wallets. Each round
+One real ACA-Py issuer and a few holder agents as the visitors' wallets. Each round
 is either *bare* (the benchmark drives connect-and-issue flows at the agents' admin APIs itself, at
 a fixed concurrency, as an application without the portal would) or *portal* (visitors arrive
 within 5 s at the portal under gunicorn with production settings and the default line, and poll
 like the browser). Rounds are interleaved, bare first, except in the last round: the agent grows
 slower with every credential, so each portal round is compared with the bare rate at its age,
 interpolated between the bare rounds of its crowd before and after it. Bare runs at the best
-concurrency of a short sweep. The issuer's webhooks go to a relay in this process, which notes when each connection and
-credential is done (for both kinds of round) and, in portal rounds, passes each one on to the
-portal as the agent would.
+concurrency of a short sweep. The issuer's events reach a relay in this process, which notes when
+each connection and credential is done (for both kinds of round); in portal rounds they reach the
+portal as well, over the agent's websocket (manage.py acapy_events, the default) or as webhooks
+passed on by the relay (BENCH_EVENT_DELIVERY=webhooks).
 
 The agents and the relay are in bench/agents.py, one round of either kind in bench/rounds.py, the
 table and the targets in bench/event_report.py.
@@ -49,6 +50,11 @@ DEFAULT_CEILING = 24  # REGISTERFT_MAX_IN_PROGRESS's default (docs/settings.md)
 LINE_CROWD = 1000
 LINE_SECONDS = 20.0
 ISSUER_TIMEOUT = 5.0
+# How the issuer's events reach the portal (bench/agents.py): "stream" (its websocket, read by
+# manage.py acapy_events) or "webhooks" (posted to the portal).
+DELIVERY = os.environ.get("BENCH_EVENT_DELIVERY", "stream")
+if DELIVERY not in ("stream", "webhooks"):
+    raise SystemExit(f"BENCH_EVENT_DELIVERY must be stream or webhooks, not {DELIVERY!r}")
 
 
 # --- The agent slowed down --------------------------------------------------------------------------
@@ -190,7 +196,7 @@ def run_event(workdir: Path) -> EventResult:
     started = time.monotonic()
     secret = secrets.token_hex(24)
     metrics_token = secrets.token_urlsafe(24)
-    relay = Relay(secret)
+    relay = Relay(secret, stream=DELIVERY == "stream")
     relay.start()
     agents = Agents(workdir / "agents", relay)
     portal = Portal(workdir=workdir / "portal", issuer_env={})
@@ -255,9 +261,9 @@ def run_event(workdir: Path) -> EventResult:
             print("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]))
         raise
     finally:
+        relay.stop()
         portal.stop()
         agents.stop()
-        relay.stop()
     issued = max(1, len(relay.issued))
     topics = {name: count / issued for name, count in relay.topics.most_common()}
     return EventResult(sweep, best, rounds, rss, metrics, line, time.monotonic() - started, topics, slowed,

@@ -25,7 +25,7 @@ def event_table(result: EventResult) -> str:
         + ", ".join(f"{c}: {rate:.2f}" for c, rate in result.sweep.items()) + f"; bare rounds at {result.concurrency}.",
         "",
         "| visitors | round | bare /s (its round; at the portal round's age) | portal /s | share | p50 / p95 to credential | waited (median / max s) "
-        "| while waiting: agent idle, new flows + offers at the agent | freed place taken after (median) | portal CPU ms per registration (pages / polls / webhooks / server) "
+        "| while waiting: agent idle, new flows + offers at the agent | freed place taken after (median) | portal CPU ms per registration (pages / polls / the agent's events / server) "
         "| agent CPU ms | portal / agent | machine busy (bare / portal) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -38,15 +38,17 @@ def event_table(result: EventResult) -> str:
             idle, flows, offers = p.while_waiting()
             waits = [a2 - a1 for a1, a2 in zip(p.arrivals, p.admitted)]
             n = max(1, p.done)
-            kinds = {kind: p.by_kind.get(kind, (0.0, 0))[0] * 1000 / n for kind in ("pages", "polls", "webhooks")}
+            kinds = {kind: p.by_kind.get(kind, (0.0, 0))[0] * 1000 / n for kind in ("pages", "polls", "webhooks", "events")}
             server = p.portal_cpu * 1000 / n - sum(kinds.values())
+            # The agent's events: as webhooks (through gunicorn) or from its websocket (acapy_events).
+            agent_events = kinds["webhooks"] + kinds["events"]
             portal_ms, agent_ms = p.portal_cpu * 1000 / n, p.agent_cpu * 1000 / n
             lines.append(
                 f"| {crowd} | {number} | {b.rate:.2f}; {at_age:.2f} | {p.rate:.2f} | {p.rate / at_age if at_age else 0:.0%} "
                 f"| {percentile(lat, 0.5):.1f} / {percentile(lat, 0.95):.1f} s "
                 f"| {p.waited} ({_median(waits):.1f} / {max(waits, default=0):.1f}) | {idle:.1f} s, {flows:.1f} + {offers:.1f} "
                 f"| {_median(p.refill_delays()) * 1000:.0f} ms "
-                f"| {portal_ms:.0f} ({kinds['pages']:.0f} / {kinds['polls']:.0f} / {kinds['webhooks']:.0f} / {server:.0f}) "
+                f"| {portal_ms:.0f} ({kinds['pages']:.0f} / {kinds['polls']:.0f} / {agent_events:.0f} / {server:.0f}) "
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
                 f"| {b.machine_busy:.0%} / {p.machine_busy:.0%} |"
             )
@@ -55,9 +57,12 @@ def event_table(result: EventResult) -> str:
     requests_by_kind = {kind: sum(r.by_kind.get(kind, (0, 0))[1] for r in portal_rounds) for kind in
                         ("pages", "polls", "webhooks")}
     registrations = max(1, sum(r.done for r in portal_rounds))
+    streamed = sum(r.by_kind.get("events", (0, 0))[1] for r in portal_rounds)
     lines += ["", "Requests per registration through the portal: " + ", ".join(
-        f"{kind} {count / registrations:.1f}" for kind, count in requests_by_kind.items()) + "."]
-    lines.append("The issuer's webhooks per credential, by topic and state: " + ", ".join(
+        f"{kind} {count / registrations:.1f}" for kind, count in requests_by_kind.items())
+        + (f"; the agent's events read from its websocket by acapy_events: {streamed / registrations:.1f}." if streamed
+           else ".")]
+    lines.append("The issuer's events per credential, by topic and state: " + ", ".join(
         f"{name.strip()} {count:.1f}" for name, count in result.topics.items()) + ".")
     limit = re.search(r"^registerft_line_limit (\S+)", result.metrics, re.M)
     if limit:

@@ -53,6 +53,7 @@ class Portal:
         self.var_dir = workdir / "var"
         self.session_dir = self.var_dir / "sessions"
         self.process: subprocess.Popen | None = None
+        self.events: subprocess.Popen | None = None  # manage.py acapy_events, while it follows the agent
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -99,6 +100,7 @@ class Portal:
         raise SystemExit("gunicorn did not answer within 30 s")
 
     def stop(self) -> None:
+        self.stop_events()
         if self.process is None or self.process.poll() is not None:
             return
         try:
@@ -109,6 +111,38 @@ class Portal:
             self.process.wait(timeout=5)
         except ProcessLookupError:
             pass
+
+    def start_events(self) -> None:
+        """Start ``manage.py acapy_events`` and wait until it reads the agent's websocket."""
+        log_path = self.workdir / "events.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log_file:
+            self.events = subprocess.Popen([PYTHON, "manage.py", "acapy_events"], cwd=ROOT, env=self.env,
+                                           stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.events.poll() is not None:
+                raise SystemExit(f"manage.py acapy_events stopped at start; see {log_path}")
+            with open(log_path, "rb") as handle:
+                handle.seek(offset)
+                if b"event stream open" in handle.read():
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"manage.py acapy_events did not open the agent's websocket within 30 s; see {log_path}")
+
+    def stop_events(self) -> None:
+        if self.events is not None and self.events.poll() is None:
+            self.events.terminate()
+            try:
+                self.events.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.events.kill()
+                self.events.wait(timeout=5)
+        self.events = None
+
+    def events_cpu_seconds(self) -> float:
+        """CPU time used so far by the running acapy_events (0 when none runs)."""
+        return process_cpu_seconds(self.events.pid) if self.events is not None else 0.0
 
     def worker_rss_mb(self) -> list[float]:
         assert self.process is not None
@@ -125,9 +159,10 @@ class Portal:
         return sorted(sizes)
 
     def worker_cpu_seconds(self) -> float:
-        """CPU time (user and system) used so far by the master and its workers."""
+        """CPU time (user and system) used so far by the master and its workers, and by the
+        running acapy_events."""
         assert self.process is not None
-        return process_cpu_seconds(self.process.pid)
+        return process_cpu_seconds(self.process.pid) + self.events_cpu_seconds()
 
     def session_files(self) -> list[Path]:
         return [path for path in self.session_dir.iterdir() if path.name.startswith("sessionid")]

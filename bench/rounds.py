@@ -211,6 +211,7 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
     cpu_dir = portal.workdir / "cpu" if portal else None
     kinds_before = read_totals(cpu_dir) if cpu_dir else {}
     portal_before = portal.worker_cpu_seconds() if portal else 0.0
+    events_before = portal.events_cpu_seconds() if portal else 0.0
     agent_before = agents.cpu_seconds()
     wallets_before = agents.wallets_cpu_seconds()
     loop_before = agents.loop_seconds()
@@ -234,6 +235,9 @@ def measured(result: Round, agents: Agents, relay: Relay, portal: Portal | None,
         after = read_totals(cpu_dir)
         result.by_kind = {kind: (seconds - kinds_before.get(kind, (0.0, 0))[0], count - kinds_before.get(kind, (0.0, 0))[1])
                           for kind, (seconds, count) in after.items()}
+        if portal.events is not None:
+            # The agent's events read from its websocket: the acapy_events process, one message each.
+            result.by_kind["events"] = (portal.events_cpu_seconds() - events_before, result.webhooks)
 
 
 # --- Through the portal ----------------------------------------------------------------------------
@@ -362,11 +366,15 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
         result_start[0] = result.started
         run_threads(visit, crowd, list(range(crowd)))
 
-    relay.forward_to = portal.base_url
+    if relay.stream:
+        portal.start_events()
+    else:
+        relay.forward_to = portal.base_url
     try:
         measured(result, agents, relay, portal, run)
     finally:
         relay.forward_to = ""
+        portal.stop_events()
     with open(portal.workdir / "gunicorn.log", "rb") as handle:
         handle.seek(log_offset)
         for match in ISSUER_CALL.finditer(handle.read().decode(errors="replace")):
