@@ -125,12 +125,15 @@ def follow_acapy_events(stop: threading.Event, *, idle_seconds: float = 1.0) -> 
         try:
             with AcaPyEventStream(settings.ACAPY_ADMIN_URL, settings.ACAPY_ADMIN_API_KEY) as stream:
                 logger.info("event stream open: %s", stream.url)
+                metrics.event_stream_opened()
                 failures = 0
                 while not stop.is_set():
                     event = stream.next_event(idle_seconds)
                     if event is not None:
                         _apply_streamed(event.topic, event.payload)
+            metrics.event_stream_closed(broken=False)
         except IssuerUnavailable as err:
+            metrics.event_stream_closed(broken=True)
             wait = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
             failures += 1
             logger.warning("event stream: %s; opening it again in %s s", err, wait)

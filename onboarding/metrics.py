@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from django.conf import settings
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.registry import Collector
 
 # The portal's own metrics live in their own registry, not the library's global one, so that the
@@ -40,6 +40,20 @@ WEBHOOK_DELIVERIES = Counter(
     registry=PORTAL,
 )
 
+# manage.py acapy_events: in multi-process mode a gauge of a process that ended is dropped, so the
+# gauge reads 0 (or is absent) whenever no process follows the agent's events.
+EVENT_STREAM_OPEN = Gauge(
+    "registerft_acapy_event_stream_open",
+    "1 while manage.py acapy_events has the ACA-Py agent's event websocket open.",
+    multiprocess_mode="livesum",
+    registry=PORTAL,
+)
+EVENT_STREAM_BREAKS = Counter(
+    "registerft_acapy_event_stream_breaks_total",
+    "Times manage.py acapy_events could not open the ACA-Py agent's event websocket, or lost it.",
+    registry=PORTAL,
+)
+
 LINE_WAIT_SECONDS = Histogram(
     "registerft_line_wait_seconds",
     "Time a new visitor waited in the line at the door before their invitation was made (0: not at all).",
@@ -59,6 +73,18 @@ def issuer_call_observed(*, backend: str, operation: str, outcome: str, seconds:
     ISSUER_CALL_SECONDS.labels(backend, operation).observe(seconds)
     if outcome != "ok":
         ISSUER_CALL_ERRORS.labels(backend, operation, outcome).inc()
+
+
+def event_stream_opened() -> None:
+    if settings.REGISTERFT_METRICS:
+        EVENT_STREAM_OPEN.set(1)
+
+
+def event_stream_closed(*, broken: bool) -> None:
+    if settings.REGISTERFT_METRICS:
+        EVENT_STREAM_OPEN.set(0)
+        if broken:
+            EVENT_STREAM_BREAKS.inc()
 
 
 def webhook_delivery_observed(*, topic: str, outcome: str) -> None:

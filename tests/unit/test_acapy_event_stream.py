@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from websockets.sync.server import ServerConnection, serve
 
-from onboarding import agent_events
+from onboarding import agent_events, metrics
 from onboarding.issuers.acapy_stream import AcaPyEventStream, AgentEvent, stream_url
 from onboarding.issuers.base import IssuerRejected, IssuerUnavailable
 from onboarding.models import Registration
@@ -253,3 +253,29 @@ def test_the_command_needs_the_acapy_backend(settings):
     settings.REGISTERFT_ISSUERS = ("demo",)
     with pytest.raises(CommandError, match="no ACA-Py backend"):
         call_command("acapy_events", seconds=1.0, stdout=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_metrics_say_whether_the_stream_is_open_and_count_its_breaks(stream_settings, agent, monkeypatch):
+    stream_settings.REGISTERFT_METRICS = True
+    monkeypatch.setattr(agent_events, "RETRY_SECONDS", (0.1,))
+
+    def sample(name: str) -> float:
+        return metrics.PORTAL.get_sample_value(name) or 0.0
+
+    breaks = sample("registerft_acapy_event_stream_breaks_total")
+    stop, errors = threading.Event(), []
+    thread = threading.Thread(target=following(stop, errors))
+    thread.start()
+    try:
+        assert until(lambda: sample("registerft_acapy_event_stream_open") == 1.0)
+        agent.sent.put(None)  # the agent drops the connection; the loop opens it again
+        assert until(lambda: agent.connections == 2)
+        assert sample("registerft_acapy_event_stream_breaks_total") == breaks + 1
+        assert until(lambda: sample("registerft_acapy_event_stream_open") == 1.0)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert errors == []
+    assert sample("registerft_acapy_event_stream_open") == 0.0
+    assert sample("registerft_acapy_event_stream_breaks_total") == breaks + 1  # stopping is no break
