@@ -20,7 +20,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from onboarding.issuers import get_issuer, issuer_names
+from onboarding.issuers import acapy, get_issuer, issuer_names
+from onboarding.issuers.acapy_stream import AcaPyEventStream
 from onboarding.issuers.base import Flow, Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
 from onboarding.services import issuer_call
@@ -81,6 +82,19 @@ def issuer_status(backend: str = "") -> IssuerHealth:
         health = IssuerHealth(issuer.name, False, seconds=time.monotonic() - started, detail=err.detail())
     values = {"timeout": f"{settings.REGISTERFT_ISSUER_TIMEOUT:g}s", **health.settings}
     return replace(health, settings=mask_settings(values))
+
+
+def event_stream_status(backend: str) -> str:
+    """For ACA-Py, whether its event websocket (what ``acapy_events`` reads) accepts the admin key:
+    "accepted", or why not; "" for a backend without one."""
+    if backend != acapy.AcaPyIssuer.name:
+        return ""
+    try:
+        with AcaPyEventStream(settings.ACAPY_ADMIN_URL, settings.ACAPY_ADMIN_API_KEY,
+                              open_timeout=settings.REGISTERFT_ISSUER_TIMEOUT):
+            return "accepted"
+    except IssuerError as err:
+        return err.detail()
 
 
 # --- Invitations for a kiosk or a wallet test ------------------------------------------------

@@ -3,10 +3,12 @@ with every webhook refused (``manage.py acapy_events``'s loop in a thread beside
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 
 import pytest
+from django.core.management import call_command
 
 from onboarding.models import Registration
 from tests.integration.test_acapy_flow import wait_for
@@ -39,3 +41,10 @@ def test_the_agents_event_stream_alone_takes_a_visitor_to_the_credential(portal,
     assert f"event topic=connections state=active registration={registration.pk}" in lines
     assert f"event topic=issue_credential_v2_0 state=done registration={registration.pk}" in lines
     assert any(line.startswith("webhook refused") for line in lines), "the agent's webhooks were not refused"
+
+
+def test_the_issuer_status_says_the_agents_websocket_accepts_the_key(portal):
+    out = io.StringIO()
+    call_command("issuer_status", stdout=out)
+    assert "reachable:  yes" in out.getvalue()
+    assert "events ws:  accepted" in out.getvalue()

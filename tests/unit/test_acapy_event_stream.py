@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from websockets.sync.server import ServerConnection, serve
 
-from onboarding import agent_events, metrics
+from onboarding import agent_events, metrics, operations
 from onboarding.issuers.acapy_stream import AcaPyEventStream, AgentEvent, stream_url
 from onboarding.issuers.base import IssuerRejected, IssuerUnavailable
 from onboarding.models import Registration
@@ -37,6 +37,7 @@ class StandInAgent:
         self.paths: list[str] = []
         self.connections = 0
         self.refuse_handshake = refuse_handshake
+        self.stopped = False
         self.server = serve(self._handle, "127.0.0.1", 0, process_request=self._check)
         self.url = f"http://127.0.0.1:{self.server.socket.getsockname()[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -52,8 +53,11 @@ class StandInAgent:
         key = websocket.request.headers.get("x-api-key", "")
         self.keys.append(key)
         websocket.send(json.dumps({"topic": "settings", "payload": {"authenticated": key == KEY, "label": "issuer"}}))
-        while True:
-            message = self.sent.get()
+        while not self.stopped:
+            try:
+                message = self.sent.get(timeout=0.05)
+            except queue.Empty:
+                continue
             if message is None:
                 return
             websocket.send(message)
@@ -62,6 +66,9 @@ class StandInAgent:
         self.sent.put(json.dumps({"topic": topic, "payload": payload}))
 
     def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
         self.sent.put(None)
         self.server.shutdown()
 
@@ -279,3 +286,15 @@ def test_metrics_say_whether_the_stream_is_open_and_count_its_breaks(stream_sett
     assert errors == []
     assert sample("registerft_acapy_event_stream_open") == 0.0
     assert sample("registerft_acapy_event_stream_breaks_total") == breaks + 1  # stopping is no break
+
+
+# --- The issuer's status ---------------------------------------------------------------------------
+
+
+def test_the_status_says_whether_the_agents_websocket_accepts_the_key(stream_settings, agent):
+    assert operations.event_stream_status("acapy") == "accepted"
+    stream_settings.ACAPY_ADMIN_API_KEY = "wrong-key"
+    assert "did not accept ACAPY_ADMIN_API_KEY" in operations.event_stream_status("acapy")
+    agent.stop()
+    assert "unreachable" in operations.event_stream_status("acapy")
+    assert operations.event_stream_status("demo") == ""
