@@ -21,7 +21,6 @@ from django.db import DatabaseError, close_old_connections
 
 from onboarding import checkin, events, metrics
 from onboarding.issuers import acapy
-from onboarding.issuers.acapy_stream import AcaPyEventStream
 from onboarding.issuers.base import IssuerUnavailable
 
 if TYPE_CHECKING:
@@ -120,6 +119,10 @@ def follow_acapy_events(stop: threading.Event, *, idle_seconds: float = 1.0) -> 
     """Apply the agent's events from its websocket until ``stop`` is set, opening it again after a
     break (RETRY_SECONDS apart). Raises ``IssuerRejected`` when the agent refuses the admin key:
     that does not mend itself."""
+    # Imported here: only the process that reads the stream loads the websocket client, not
+    # gunicorn's workers, each of which must stay under 80 MB (make bench).
+    from onboarding.issuers.acapy_stream import AcaPyEventStream
+
     failures = 0
     while not stop.is_set():
         try:

@@ -21,7 +21,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from onboarding.issuers import acapy, get_issuer, issuer_names
-from onboarding.issuers.acapy_stream import AcaPyEventStream
 from onboarding.issuers.base import Flow, Invitation, IssuerError, IssuerHealth
 from onboarding.models import DemoCredential, Registration
 from onboarding.services import issuer_call
@@ -89,6 +88,9 @@ def event_stream_status(backend: str) -> str:
     "accepted", or why not; "" for a backend without one."""
     if backend != acapy.AcaPyIssuer.name:
         return ""
+    # Imported here, as in agent_events: gunicorn's workers never load the websocket client.
+    from onboarding.issuers.acapy_stream import AcaPyEventStream
+
     try:
         with AcaPyEventStream(settings.ACAPY_ADMIN_URL, settings.ACAPY_ADMIN_API_KEY,
                               open_timeout=settings.REGISTERFT_ISSUER_TIMEOUT):

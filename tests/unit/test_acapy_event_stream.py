@@ -6,10 +6,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -298,3 +302,12 @@ def test_the_status_says_whether_the_agents_websocket_accepts_the_key(stream_set
     agent.stop()
     assert "unreachable" in operations.event_stream_status("acapy")
     assert operations.event_stream_status("demo") == ""
+
+
+def test_gunicorns_workers_do_not_load_the_websocket_client():
+    # Each worker must stay under 80 MB (make bench); only acapy_events reads the stream.
+    code = "import sys, registerft.wsgi; print('websockets' in sys.modules)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "registerft.settings", "DJANGO_DEBUG": "1"}
+    loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert loaded.stdout.strip() == "False"
