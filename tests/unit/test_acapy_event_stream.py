@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -311,3 +312,19 @@ def test_gunicorns_workers_do_not_load_the_websocket_client():
     loaded = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert loaded.stdout.strip() == "False"
+
+
+def test_the_command_stops_cleanly_on_sigterm_as_systemd_stops_it(agent, tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "registerft.settings", "DJANGO_DEBUG": "1",
+           "REGISTERFT_VAR_DIR": str(tmp_path), "REGISTERFT_ISSUERS": "acapy", "ACAPY_ADMIN_URL": agent.url,
+           "ACAPY_ADMIN_API_KEY": KEY, "ACAPY_WEBHOOK_SECRET": "hook-secret"}
+    command = subprocess.Popen([sys.executable, "manage.py", "acapy_events"], cwd=Path(__file__).resolve().parents[2],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert until(lambda: agent.connections == 1, seconds=20), "the command did not open the stream"
+        command.send_signal(signal.SIGTERM)
+        output, _ = command.communicate(timeout=10)
+    finally:
+        command.kill()
+    assert command.returncode == 0, output
+    assert "event stream open: ws://127.0.0.1:" in output and "Traceback" not in output
