@@ -24,6 +24,7 @@ from websockets.sync.client import connect
 
 from bench.browser import Browser
 from bench.portal import free_port, process_cpu_seconds
+from onboarding.issuers.acapy_stream import stream_url
 from tests.integration.agents import Agent, ensure_acapy
 
 DIDEXCHANGE = "https://didcomm.org/didexchange/1.1"
@@ -84,7 +85,7 @@ class Relay:
 
     def follow(self, issuer: Agent) -> None:
         """Read the issuer's events from its websocket, as the portal's acapy_events does."""
-        url = issuer.admin_url.replace("http://", "ws://", 1) + "/ws"
+        url = stream_url(issuer.admin_url)
         opened = threading.Event()
 
         def read() -> None:
