@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 
 from bench.browser import Browser
 from bench.portal import free_port, process_cpu_seconds
-from onboarding.issuers.acapy_stream import stream_url
+from onboarding.issuers.acapy_stream import CONTROL_TOPICS, stream_url
 from tests.integration.agents import Agent, ensure_acapy
 
 DIDEXCHANGE = "https://didcomm.org/didexchange/1.1"
@@ -95,7 +95,7 @@ class Relay:
                     opened.set()
                     for text in socket:
                         message = json.loads(text)
-                        if message.get("topic") not in ("ping", "settings"):
+                        if message.get("topic") not in CONTROL_TOPICS:
                             self.note(message.get("topic", ""), message.get("payload") or {})
             except (OSError, WebSocketException) as err:
                 if not self.closing:
