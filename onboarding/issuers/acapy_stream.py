@@ -11,7 +11,6 @@ the agent cannot be reached or the connection breaks, ``IssuerRejected`` when it
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from onboarding.issuers.base import IssuerRejected, IssuerUnavailable
+from onboarding.issuers.base import IssuerRejected, IssuerUnavailable, json_object
 
 # ACA-Py's events are a few KiB (a credential exchange with its attributes the largest); a message
 # far larger is not one of them, and the client refuses it rather than holding it in memory.
@@ -118,8 +117,5 @@ class AcaPyEventStream:
             raise IssuerUnavailable(f"the agent closed the event stream ({err.rcvd.code if err.rcvd else 'no code'})") from err
         except (OSError, WebSocketException) as err:
             raise IssuerUnavailable(f"the event stream broke: {err.__class__.__name__}") from err
-        try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):
-            return None  # not one of the agent's messages: skipped, the stream goes on
-        return message if isinstance(message, dict) else None
+        # Not one of the agent's messages (None): skipped, the stream goes on.
+        return json_object(text)

@@ -100,11 +100,18 @@ def credential_offer_json(url: str) -> dict[str, Any] | None:
         return None
     if not values:
         return None
+    return json_object(values[0])
+
+
+def json_object(text: str | bytes) -> dict[str, Any] | None:
+    """The JSON object ``text`` holds; None when it holds something else or no JSON at all."""
     try:
-        offer = json.loads(values[0])
-    except ValueError:
+        found = json.loads(text)
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deep enough to exhaust the parser fits in a small text, and is
+        # not a ValueError.
         return None
-    return offer if isinstance(offer, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 @dataclass(frozen=True)

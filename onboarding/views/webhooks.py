@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from onboarding import agent_events, events, metrics
 from onboarding.issuers import is_configured, swiyu
+from onboarding.issuers.base import json_object
 
 logger = logging.getLogger("onboarding.webhooks")
 
@@ -88,7 +88,7 @@ def _environ_payload(environ: dict[str, Any]) -> dict[str, Any] | None:
     except OSError:
         return None  # the client went away mid-body: Django and the view answer what is left
     environ["wsgi.input"] = io.BytesIO(body)
-    return _json_object(body)
+    return json_object(body)
 
 
 def _key_matches(given: str, secret: str) -> bool:
@@ -114,17 +114,7 @@ def _read_payload(request: HttpRequest) -> dict[str, Any] | None:
         return None  # the client went away mid-body: a 400, not a traceback
     if len(body) > MAX_BODY_BYTES:
         return None
-    return _json_object(body)
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        # RecursionError: nesting deep enough to exhaust the parser fits in a small body, and
-        # is not a ValueError.
-        return None
-    return payload if isinstance(payload, dict) else None
+    return json_object(body)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 import requests
 import responses
@@ -9,7 +11,7 @@ import responses
 from onboarding.issuers import get_issuer
 from onboarding.issuers.acapy import AcaPyIssuer
 from onboarding.issuers.agent_rest import AgentRestIssuer
-from onboarding.issuers.base import HttpTransport, invitation_oob
+from onboarding.issuers.base import HttpTransport, credential_offer_json, invitation_oob
 from onboarding.issuers.demo import DemoIssuer
 
 
@@ -108,3 +110,18 @@ def test_a_call_goes_through_the_proxy_the_environment_names(monkeypatch):
     monkeypatch.setattr(transport.session, "request", request)  # this session only
     assert transport.request("GET", "http://agent.example:8031/status", operation="status") == {"ok": True}
     assert [proxies.get("http") for proxies in sent] == ["http://proxy.example:3128"]
+
+
+@pytest.mark.parametrize("url", [
+    "openid-credential-offer://?credential_offer=" + quote("[" * 100_000),
+    "openid-credential-offer://?credential_offer=" + quote('{"a": ' * 100_000),
+    "openid-credential-offer://?credential_offer=%5B1%5D",
+    "openid-credential-offer://?credential_offer=not%20json",
+])
+def test_an_offer_link_without_a_json_object_carries_no_offer_and_raises_nothing(url):
+    # Nesting deep enough to exhaust the JSON parser raises RecursionError, not ValueError.
+    assert credential_offer_json(url) is None
+
+
+def test_an_offer_link_carries_its_json_object():
+    assert credential_offer_json("openid-credential-offer://?credential_offer=%7B%22a%22%3A1%7D") == {"a": 1}
