@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -30,8 +30,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def request_id_from(request: HttpRequest) -> str:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    # From META rather than request.headers: the first reader of request.headers builds a mapping of
+    # every header: 16 µs of a request that needs none, an eighth of the whole middleware chain.
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return incoming if SANE_REQUEST_ID.match(incoming) else secrets.token_hex(16)
 
 
 class RequestIdMiddleware:
