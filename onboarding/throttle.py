@@ -222,7 +222,9 @@ def _line_purge(now: datetime) -> None:
 
 def _new_ticket(session: MutableMapping[str, Any], *, address: str, now: datetime) -> LineTicket:
     cap = settings.REGISTERFT_LINE_PER_ADDRESS
-    if cap and len(LineTicket.objects.filter(address=address, expires_at__gt=now).values_list("id")[:cap]) >= cap:
+    # Counted in the database, up to the cap: hundreds behind one address would otherwise bring
+    # every one of their tickets' rows into each new visitor's request.
+    if cap and LineTicket.objects.filter(address=address, expires_at__gt=now)[:cap].count() >= cap:
         logger.warning("line refused a place: per-address cap reached")
         raise RateLimited(Limited(retry_after=settings.REGISTERFT_QUEUE_TICKET_TTL))
     _line_purge(now)
