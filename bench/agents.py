@@ -9,7 +9,6 @@ the agent posts them to the relay, which passes each one on to the portal in por
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from websockets.sync.client import connect
 from bench.browser import Browser
 from bench.portal import free_port, process_cpu_seconds
 from onboarding.issuers.acapy_stream import CONTROL_TOPICS, stream_url
+from onboarding.issuers.base import json_object
 from tests.integration.agents import Agent, ensure_acapy
 
 DIDEXCHANGE = "https://didcomm.org/didexchange/1.1"
@@ -94,8 +94,8 @@ class Relay:
                              max_size=None) as socket:
                     opened.set()
                     for text in socket:
-                        message = json.loads(text)
-                        if message.get("topic") not in CONTROL_TOPICS:
+                        message = json_object(text)
+                        if message is not None and message.get("topic") not in CONTROL_TOPICS:
                             self.note(message.get("topic", ""), message.get("payload") or {})
             except (OSError, WebSocketException) as err:
                 if not self.closing:
@@ -112,10 +112,7 @@ class Relay:
 
     def receive(self, path: str, body: bytes, key: str) -> int:
         topic = path.strip("/").split("/")[-1]
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = {}
+        payload = json_object(body) or {}
         self.note(topic, payload)
         target = self.forward_to
         if target:

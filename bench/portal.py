@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.processes import stop_process_group
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -131,13 +133,7 @@ class Portal:
         raise SystemExit(f"manage.py acapy_events did not open the agent's websocket within 30 s; see {log_path}")
 
     def stop_events(self) -> None:
-        if self.events is not None and self.events.poll() is None:
-            self.events.terminate()
-            try:
-                self.events.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.events.kill()
-                self.events.wait(timeout=5)
+        stop_process_group(self.events)  # started in a session of its own
         self.events = None
 
     def events_cpu_seconds(self) -> float:
