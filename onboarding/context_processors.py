@@ -14,4 +14,7 @@ def portal(request: HttpRequest) -> dict:
         # The event's own colours come in a small extra stylesheet, only when they are set.
         "brand_css": colours != DEFAULT_COLOURS,
         "demo_mode": "demo" in settings.REGISTERFT_ISSUERS,
+        # How long the pages' chrome is kept once rendered (templates/base.html): for the process's
+        # life, or not at all while DEBUG serves templates as they are edited.
+        "chrome_seconds": 0 if settings.DEBUG else None,
     }

@@ -189,9 +189,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Cache and sessions -----------------------------------------------------------------------
-# One machine: a cache per process and session files. Several instances share Redis (REDIS_URL),
-# given to Django's own Redis cache as it is: sessions, the QR codes and the issuer's health report
-# go through it, so that any instance can answer any request or webhook.
+# One machine: a cache per process and session files. Several instances share Redis (REDIS_URL) for
+# sessions, the QR codes and the issuer's health report, so that any instance answers any request or
+# webhook. The pages' chrome (templates/base.html) stays in memory: a round trip would cost more.
 REDIS_URL = envredisurl("REDIS_URL")
 # Seconds to wait for Redis before a request gives up on it (a hung Redis must not hold workers).
 _redis_timeout = envfloat("REGISTERFT_REDIS_TIMEOUT", 2.0, minimum=0.1)
@@ -204,7 +204,8 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
     }
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "template_fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"},
 }
 # With Redis, cached_db rather than cache: a session is read from Redis and written to Redis and to
 # the database, so a Redis restart (a redeploy, an eviction under memory pressure) does not throw

@@ -2,7 +2,7 @@ import signal
 from collections.abc import Mapping
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.test import Client
@@ -21,6 +21,13 @@ def _forget_issuer(*, setting: str, **kwargs) -> None:
     if setting.startswith(("REGISTERFT_", "AGENT_REST_", "ACAPY_", "SWIYU_")):
         get_issuer.cache_clear()
         get_verifier.cache_clear()
+
+
+@receiver(setting_changed, dispatch_uid="tests.forget_chrome")
+def _forget_chrome(**kwargs) -> None:
+    """The pages' chrome is rendered once per process (templates/base.html), from settings that
+    change only in tests: a test that changes one sees it rendered again."""
+    caches["template_fragments"].clear()
 
 
 FORM_CONTENT = "application/x-www-form-urlencoded"
@@ -74,6 +81,7 @@ def _fresh_state(settings, tmp_path):
     if "_storage_path" in vars(SessionStore):
         del SessionStore._storage_path
     cache.clear()
+    caches["template_fragments"].clear()
     get_issuer.cache_clear()
     get_verifier.cache_clear()
     yield
