@@ -19,7 +19,7 @@ from django.db import connections, router
 
 from onboarding.issuers import UnknownBackend, get_issuer, issuer_names
 from onboarding.issuers.base import Flow, credential_offer_json, invitation_oob
-from onboarding.models import Registration
+from onboarding.models import LineTicket, Registration
 
 ModelT = TypeVar("ModelT")
 
@@ -154,6 +154,27 @@ def row_where(model: type[ModelT], where: tuple[tuple[str, str], ...], values: l
                                   for field, value in zip(plan.where_fields, values, strict=True)])
         row = cursor.fetchone()
     return None if row is None else plan.instance(row, connection)
+
+
+def line_tickets_ahead(*, before: int | None, present_after: datetime, called_after: datetime, up_to: int) -> int:
+    """Tickets in line ahead of ticket ``before`` (all of them for None) whose visitor is present
+    (``present_until`` after ``present_after``) and not past their call (none yet, or after
+    ``called_after``), counted up to ``up_to``: a bounded read whatever the line's length. Written
+    out as SQL for the same reason as ``row_where``: compiling the ORM's query cost five times
+    running it (0.26 against 0.05 ms in-process), on the start page and the line's polls."""
+    connection = connections[router.db_for_read(LineTicket)]
+    quote = connection.ops.quote_name
+    meta = LineTicket._meta
+    present, called, key = meta.get_field("present_until"), meta.get_field("called_at"), quote(meta.pk.column)
+    sql = (f"SELECT 1 FROM {quote(meta.db_table)} WHERE {quote(present.column)} > %s "  # noqa: S608  # nosec B608 - names from the model, values bound
+           f"AND ({quote(called.column)} IS NULL OR {quote(called.column)} > %s)")
+    values = [present.get_db_prep_value(present_after, connection), called.get_db_prep_value(called_after, connection)]
+    if before is not None:
+        sql += f" AND {key} < %s"
+        values.append(before)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT %s", [*values, up_to])
+        return len(cursor.fetchall())
 
 
 class _ReadPlan:

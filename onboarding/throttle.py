@@ -30,14 +30,13 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import adaptive, leases, metrics
 from onboarding.addresses import client_address  # noqa: F401 - the throttle's public name
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import LineTicket
-from onboarding.selectors import row_where
+from onboarding.selectors import line_tickets_ahead, row_where
 
 logger = logging.getLogger("onboarding.throttle")
 
@@ -162,12 +161,8 @@ def _ticket(session: MutableMapping[str, Any], now: datetime) -> LineTicket | No
 def _holding_up(ticket: LineTicket | None, *, now: datetime, places: int) -> int:
     """Visitors ahead who are present and not past their call, counted up to ``places``: one
     bounded query whatever the length of the line."""
-    ahead = LineTicket.objects.filter(present_until__gt=now).filter(
-        Q(called_at__isnull=True) | Q(called_at__gt=now - timedelta(seconds=CALL_GRACE_SECONDS))
-    )
-    if ticket is not None:
-        ahead = ahead.filter(id__lt=ticket.id)
-    return len(ahead.order_by("id").values_list("id", flat=True)[:places])
+    return line_tickets_ahead(before=ticket.id if ticket is not None else None, present_after=now,
+                              called_after=now - timedelta(seconds=CALL_GRACE_SECONDS), up_to=places)
 
 
 @dataclass(frozen=True)

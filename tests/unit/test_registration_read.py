@@ -1,5 +1,5 @@
-"""The registration read of every status poll and page (selectors.registration_by_pk) gives what
-the ORM gives, field for field, on every connection."""
+"""The reads written out as SQL (selectors.registration_by_pk for every status poll and page, the
+line's count of visitors ahead) give what the ORM gives, on every connection."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from onboarding import selectors
-from onboarding.models import Registration
+from onboarding.models import LineTicket, Registration
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,3 +58,26 @@ def test_each_thread_reads_through_its_own_connection():
     worker.join()
     assert [item.pk for item in found if item is not None] == [registration.pk]
     assert plans and plans[0] is not getattr(connection, selectors.PLAN_ATTRIBUTE)
+
+
+def test_the_lines_count_of_visitors_ahead_equals_the_orms_for_every_ticket_and_cap():
+    now = timezone.now()
+    second = timedelta(seconds=1)
+    # Present or gone, never called, called lately or called long ago: every mix, in line order.
+    shapes = [(present, called) for present in (now + 9 * second, now - second, now)
+              for called in (None, now - 2 * second, now - 60 * second)]
+    tickets = [LineTicket.objects.create(token=f"t{index}", address="192.0.2.1", present_until=present,
+                                         called_at=called, expires_at=now + 600 * second)
+               for index, (present, called) in enumerate(shapes * 2)]
+    grace = now - 5 * second
+
+    def by_the_orm(before: int | None, up_to: int) -> int:
+        ahead = LineTicket.objects.filter(present_until__gt=now).filter(Q(called_at__isnull=True) | Q(called_at__gt=grace))
+        ahead = ahead if before is None else ahead.filter(id__lt=before)
+        return len(ahead.order_by("id").values_list("id", flat=True)[:up_to])
+
+    for before in [None, *(ticket.id for ticket in tickets)]:
+        for up_to in (1, 3, 50):
+            counted = selectors.line_tickets_ahead(before=before, present_after=now, called_after=grace, up_to=up_to)
+            assert counted == by_the_orm(before, up_to), (before, up_to)
+    assert selectors.line_tickets_ahead(before=None, present_after=now, called_after=grace, up_to=50) == 4
