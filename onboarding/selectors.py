@@ -130,6 +130,11 @@ def registration_by_pk(pk: Any) -> Registration | None:
     return row_where(Registration, (("id", "="),), [key])
 
 
+def registration_by_short_code(code: str) -> Registration | None:
+    """The registration behind a QR code's short link (``/i/<code>``, ``/o/<code>``)."""
+    return row_where(Registration, (("short_code", "="),), [code])
+
+
 def row_where(model: type[ModelT], where: tuple[tuple[str, str], ...], values: list[Any]) -> ModelT | None:
     """One row of ``model`` whose fields compare to ``values`` as ``where`` says (``(("token",
     "="), ("expires_at", ">"))``), for the reads of every status poll and line poll.

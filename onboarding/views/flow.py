@@ -11,8 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -380,7 +380,9 @@ class InvitationLinkView(View):
     invitation as JSON when it asks for JSON. It expires with the invitation."""
 
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
-        registration = get_object_or_404(Registration, short_code=code)
+        registration = selectors.registration_by_short_code(code)
+        if registration is None:
+            raise Http404
         expired = timezone.now() > selectors.registration_invitation_expires_at(registration)
         if registration.state != State.INVITED or expired:
             return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)

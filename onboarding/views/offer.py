@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -105,7 +105,9 @@ class OfferLinkView(TemplateView):
     the offer."""
 
     def get(self, request: HttpRequest, code: str) -> HttpResponse:
-        registration = get_object_or_404(Registration, short_code=code)
+        registration = selectors.registration_by_short_code(code)
+        if registration is None:
+            raise Http404
         expires_at = selectors.registration_offer_expires_at(registration)
         if registration.state != State.OFFERED or expires_at is None or timezone.now() > expires_at:
             return TemplateResponse(request, "onboarding/invitation_gone.html", status=410)

@@ -301,8 +301,11 @@ def test_the_short_link_is_gone_once_the_invitation_was_used(client, state):
     assert client.get(f"/i/{registration.short_code}").status_code == 410
 
 
-def test_an_unknown_short_link_is_not_found(client):
-    assert client.get("/i/no-such-code").status_code == 404
+@pytest.mark.parametrize("link", ["/i/", "/o/"])
+@pytest.mark.parametrize("code", ["no-such-code", "x" * 5000, "%C3%A9%00%27%22", "%F0%9F%98%80"])
+def test_an_unknown_short_link_is_not_found(client, link, code):
+    agent_registration("https://agent.example/?oob=x", state="invited")
+    assert client.get(link + code).status_code == 404
 
 
 # --- The status JSON ------------------------------------------------------------------------
