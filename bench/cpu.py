@@ -3,9 +3,9 @@ around the portal's application, bench/wsgi.py).
 
 Each request's thread CPU time (``time.thread_time``: this request's own work in a gthread worker,
 not its neighbours') is added to its kind: webhooks (those answered before Django too), polls (the
-status endpoints the pages ask again and again) and pages (everything else). Each worker writes its
-totals to ``$BENCH_CPU_DIR/<pid>.json`` twice a second, so that the benchmark can add them up
-between two moments. What it does not see (gunicorn's HTTP parsing and writing, the master) is the
+status endpoints the pages ask again and again) and pages (everything else), and to its route. Each
+worker writes its totals to ``$BENCH_CPU_DIR/<pid>.json`` twice a second, so that the benchmark can
+add them up between two moments. What it does not see (gunicorn's HTTP parsing and writing, the master) is the
 difference to the processes' CPU time from /proc.
 """
 
@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 POLLS = ("/queue/status", "/check_connection/status", "/loading/status")
+# Totals are kept by kind (pages, polls, webhooks) and by route, the latter under this prefix.
+ROUTE = "route:"
 _totals: dict[str, list[float]] = {}
 _lock = threading.Lock()
 _writer: list[threading.Thread] = []
@@ -30,6 +32,15 @@ def kind_of(path: str) -> str:
     if path in POLLS:
         return "polls"
     return "pages"
+
+
+def route_of(method: str, path: str) -> str:
+    """The request's route as the report names it (``route:GET /name``): the short links' codes
+    and the webhooks' topics left out."""
+    for prefix in ("/i/", "/webhooks/"):
+        if path.startswith(prefix):
+            path = prefix + "…"
+    return f"{ROUTE}{method} {path}"
 
 
 def _write_forever(folder: Path) -> None:
@@ -55,7 +66,9 @@ class RequestCpu:
             body = list(result)
         finally:
             getattr(result, "close", lambda: None)()
-        _add(kind_of(environ.get("PATH_INFO", "")), time.thread_time() - started)
+        spent, path = time.thread_time() - started, environ.get("PATH_INFO", "")
+        _add(kind_of(path), spent)
+        _add(route_of(environ.get("REQUEST_METHOD", ""), path), spent)
         return body
 
 

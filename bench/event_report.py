@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 
+from bench.cpu import ROUTE
 from bench.event import CROWDS, ISSUER_TIMEOUT, LINE_CROWD, SWEEP_FLOWS, EventResult
 from bench.rounds import Round, bare_at_age, percentile
 
@@ -17,6 +18,31 @@ MAX_FRONT_P99_MS = 50.0
 
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def cpu_by_route(rounds: list[Round]) -> list[str]:
+    """Where a registration's CPU goes, per route: the portal rounds of each crowd added up."""
+    lines = []
+    for crowd in CROWDS:
+        portal = [r for r in rounds if r.kind == "portal" and r.crowd == crowd]
+        registrations = sum(r.done for r in portal)
+        if not registrations:
+            continue
+        routes: dict[str, list[float]] = {}
+        for r in portal:
+            for key, (seconds, count) in r.by_kind.items():
+                if key.startswith(ROUTE) and count:
+                    total = routes.setdefault(key.removeprefix(ROUTE), [0.0, 0])
+                    total[0], total[1] = total[0] + seconds, total[1] + count
+        inside = sum(r.by_kind.get(kind, (0.0, 0))[0] for r in portal for kind in ("pages", "polls", "webhooks"))
+        outside = sum(r.portal_cpu for r in portal) - inside - sum(r.by_kind.get("events", (0.0, 0))[0] for r in portal)
+        parts = [f"{route} {seconds * 1000 / registrations:.1f} ({count / registrations:.2f} × {seconds * 1000 / count:.1f})"
+                 for route, (seconds, count) in sorted(routes.items(), key=lambda item: -item[1][0])]
+        events = sum(r.by_kind.get("events", (0.0, 0))[0] for r in portal) * 1000 / registrations
+        lines.append(f"Portal CPU ms per registration by route, {crowd} visitors (all rounds; requests per registration "
+                     f"× ms each): {', '.join(parts)}; gunicorn outside the application {outside * 1000 / registrations:.1f}; "
+                     f"the agent's events {events:.1f}.")
+    return lines
 
 
 def event_table(result: EventResult) -> str:
@@ -52,7 +78,7 @@ def event_table(result: EventResult) -> str:
                 f"| {agent_ms:.0f} | {portal_ms / agent_ms if agent_ms else 0:.0%} "
                 f"| {b.machine_busy:.0%} / {p.machine_busy:.0%} |"
             )
-    lines += ["", *flow_phases(result.rounds), *cpu_per_credential(result.rounds)]
+    lines += ["", *flow_phases(result.rounds), *cpu_per_credential(result.rounds), *cpu_by_route(result.rounds)]
     portal_rounds = [r for r in result.rounds if r.kind == "portal"]
     requests_by_kind = {kind: sum(r.by_kind.get(kind, (0, 0))[1] for r in portal_rounds) for kind in
                         ("pages", "polls", "webhooks")}
