@@ -5,8 +5,8 @@ Each request's thread CPU time (``time.thread_time``: this request's own work in
 not its neighbours') is added to its kind: webhooks (those answered before Django too), polls (the
 status endpoints the pages ask again and again) and pages (everything else), and to its route. Each
 worker writes its totals to ``$BENCH_CPU_DIR/<pid>.json`` twice a second, so that the benchmark can
-add them up between two moments. What it does not see (gunicorn's HTTP parsing and writing, the master) is the
-difference to the processes' CPU time from /proc.
+add them up between two moments. What it does not see (gunicorn's HTTP parsing and writing, the
+master) is the difference to the processes' CPU time from /proc.
 """
 
 from __future__ import annotations
