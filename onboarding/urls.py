@@ -1,16 +1,16 @@
 from django.urls import path, re_path
 
-from onboarding.views import demo, flow, wallets, webhooks
+from onboarding.views import demo, flow, status, wallets, webhooks
 
 app_name = "onboarding"
 
 urlpatterns = [
     path("", flow.StartView.as_view(), name="start"),
     path("check_connection/", flow.CheckConnectionView.as_view(), name="check_connection"),
-    path("check_connection/status", flow.ConnectionStatusView.as_view(), name="connection_status"),
+    path("check_connection/status", status.ConnectionStatusView.as_view(), name="connection_status"),
     re_path(r"^name/?$", flow.NameView.as_view(), name="name"),
     path("loading/", flow.LoadingView.as_view(), name="loading"),
-    path("loading/status", flow.CredentialStatusView.as_view(), name="credential_status"),
+    path("loading/status", status.CredentialStatusView.as_view(), name="credential_status"),
     path("loading/again/", flow.ResendOfferView.as_view(), name="resend_offer"),
     re_path(r"^success/?$", flow.SuccessView.as_view(), name="success"),
     path("restart/", flow.RestartView.as_view(), name="restart"),

@@ -25,7 +25,8 @@ from onboarding.links import absolute_url, offer_link
 from onboarding.models import Registration
 from onboarding.qr import qr_svg
 from onboarding.selectors import Step
-from onboarding.views.flow import FlowStepMixin, StatusView, step_context
+from onboarding.views.flow import FlowStepMixin, step_context
+from onboarding.views.status import StatusView
 from onboarding.views.limits import rate_limited_response, visitor_address
 from onboarding.views.outcomes import failure_message, failure_reason, issuer_error_message, issuer_error_response
 from onboarding.views.queue import queue_response
