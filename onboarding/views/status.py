@@ -41,7 +41,7 @@ class StatusView(View):
         if registration.state == State.FAILED:
             payload.update(state="failed", next=reverse(self.page_url_name), message=failure_message(registration))
         elif step != self.page_step:
-            payload.update(state="moved", next=reverse(f"onboarding:{step}"))
+            payload.update(state="moved", next=reverse(f"onboarding:{step}"), **self.moved(request, registration))
         elif not progress.error:
             payload.update(self.pace(registration))
         if progress.error:
@@ -51,6 +51,10 @@ class StatusView(View):
 
     def pace(self, registration: Registration) -> dict[str, Any]:
         """What a page still waiting hears besides "waiting": by default nothing."""
+        return {}
+
+    def moved(self, request: HttpRequest, registration: Registration) -> dict[str, Any]:
+        """What a page hears besides where to go once the flow moved on: by default nothing."""
         return {}
 
 
@@ -71,5 +75,15 @@ class ConnectionStatusView(StatusView):
 
 
 class CredentialStatusView(StatusView):
+    """Once the credential is in the wallet the flow is complete here already: the loading page
+    shows its own "done" section in place (``done``) instead of loading /success, which a reload,
+    a page without script and the no-script refresh still reach."""
+
     page_step = Step.LOADING
     page_url_name = "onboarding:loading"
+
+    def moved(self, request: HttpRequest, registration: Registration) -> dict[str, Any]:
+        if registration.state != State.ISSUED:
+            return {}
+        services.registration_complete(session=request.session, registration=registration)
+        return {"done": True}

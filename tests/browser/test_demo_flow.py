@@ -55,6 +55,8 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
 
     visitor.wait_for_url(re.compile(r"/loading/$"))
     record(visitor, f"{shot}-4-loading", axe)
+    loaded: list[str] = []
+    visitor.on("request", lambda request: loaded.append(request.url))
 
     # The wallet page polls and shows the offer once it has arrived.
     wallet.bring_to_front()
@@ -69,7 +71,14 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
     visitor.bring_to_front()
     visitor.wait_for_url(re.compile(r"/success$"))
     assert visitor.get_by_role("heading", level=1).inner_text() == "Thank you!"
+    # Shown in place by the loading page (no request for /success), as the success page would be.
+    assert not [url for url in loaded if url.endswith("/success")]
+    assert visitor.title().startswith("Done · ")
+    assert visitor.evaluate("document.activeElement.textContent") == "Thank you!"
+    assert visitor.locator('.steps li[aria-current="step"]').inner_text() == "Done"
     record(visitor, f"{shot}-7-success", axe)
+    visitor.reload()
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Thank you!"
 
     registration = Registration.objects.get()
     assert registration.state == Registration.State.ISSUED

@@ -48,9 +48,11 @@ def offered(visitor) -> Registration:
 
 
 def issued(visitor) -> Registration:
+    """The credential accepted, as a visitor without script finds out (the page's refresh): the
+    flow is not yet complete in the session, as it is once the page's poll has heard of it."""
     registration = offered(visitor)
     DemoCredential.objects.update(state=DemoCredential.State.ACCEPTED)
-    assert visitor.get("/loading/status").json()["next"] == "/success"
+    assert_redirect(visitor.get("/loading/"), "/success")
     registration.refresh_from_db()
     return registration
 
@@ -336,8 +338,39 @@ def test_the_credential_status_while_waiting_and_once_accepted(visitor):
     assert visitor.get("/check_connection/status").json()["next"] == "/loading/"
     DemoCredential.objects.update(state=DemoCredential.State.ACCEPTED)
     assert visitor.get("/loading/status").json() == {
-        "state": "moved", "next": "/success", "message": "", "issuer": "ok"
+        "state": "moved", "next": "/success", "message": "", "issuer": "ok", "done": True
     }
+
+
+def test_the_credential_status_once_accepted_completes_the_flow_for_the_page_to_show_done_in_place(visitor):
+    registration = offered(visitor)
+    DemoCredential.objects.update(state=DemoCredential.State.ACCEPTED)
+    assert visitor.get("/loading/status").json()["done"] is True
+    assert SESSION_KEY not in visitor.session
+    # The address the page shows then is the success page's, should the visitor reload it.
+    page = visitor.get("/success")
+    assert page.status_code == 200 and "Thank you!" in page.content.decode()
+    # As after the success page: the flow is over, and the start page begins a new one.
+    assert visitor.get("/").status_code == 200
+    assert Registration.objects.exclude(pk=registration.pk).count() == 1
+
+
+def test_the_connection_status_moving_on_leaves_the_flow_as_it_is(visitor):
+    registration = connected(visitor)
+    assert "done" not in visitor.get("/check_connection/status").json()
+    assert visitor.session[SESSION_KEY]["registration"] == str(registration.pk)
+
+
+def test_only_the_loading_page_carries_the_done_section_at_the_success_pages_address(visitor):
+    invited(visitor)
+    assert "data-done" not in visitor.get("/check_connection/").content.decode()
+    offered(visitor)
+    page = visitor.get("/loading/").content.decode()
+    done = re.search(r'<div data-done data-done-url="([^"]+)" data-done-title="([^"]+)" hidden>(.*?)</div>', page, re.S)
+    assert done is not None
+    assert done.group(1) == "/success" and done.group(2).startswith("Done · ")
+    assert "<h1>Thank you!</h1>" in done.group(3)
+    assert page.index("data-waiting") < page.index("data-done")
 
 
 def test_the_credential_status_once_declined(visitor):

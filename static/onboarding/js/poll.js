@@ -55,11 +55,39 @@
     }
   }
 
+  // The credential is in the wallet: the page's own "done" section takes its place, at the success
+  // page's address and with its title and steps, without loading that page. As when the page moves
+  // on, the news is announced first.
+  function showDone() {
+    var done = document.querySelector("[data-done]");
+    if (!done || !window.history || !window.history.replaceState) { return false; }
+    stopped = true;
+    clearTimeout(timer);
+    var text = box.getAttribute("data-moved-message");
+    say(text);
+    setTimeout(function () {
+      show("[data-waiting]", false);
+      done.hidden = false;
+      var steps = document.querySelectorAll(".steps li");
+      steps.forEach(function (item, index) {
+        var last = index === steps.length - 1;
+        item.className = last ? "current" : "done";
+        if (last) { item.setAttribute("aria-current", "step"); } else { item.removeAttribute("aria-current"); }
+      });
+      document.title = done.getAttribute("data-done-title") || document.title;
+      window.history.replaceState(null, "", done.getAttribute("data-done-url"));
+      var heading = done.querySelector("h1");
+      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    }, text ? announceMs : 0);
+    return true;
+  }
+
   function handle(data) {
     if (data.state === "failed" && box.getAttribute("data-on-failure") === "fresh-qr") {
       offerFreshQr(data.message);
       return;
     }
+    if (data.done && showDone()) { return; }
     if (data.next) { moveOn(data.next); return; }
     say(data.message);
     // The line at the door says how soon to ask again: often near the front, less further back.
