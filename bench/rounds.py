@@ -265,17 +265,18 @@ class EventVisitor:
     def get(self, path: str, **headers: str) -> Answer:
         return self.send("GET", path, **headers)
 
-    def page_then_poll(self, path: str, target: str) -> None:
+    def page_then_poll(self, path: str, target: str) -> dict[str, Any]:
         """Open ``path`` and poll as its page does until it moves on to ``target`` (a page that
         redirects there at once needs no poll)."""
         page = self.get(path)
         if page.status_code == 302 and urlsplit(page.headers["location"]).path.rstrip("/") == target.rstrip("/"):
-            return
+            return {}
         if page.status_code != 200:
             raise RuntimeError(f"{path} answered {page.status_code}")
-        self.poll_until(page.text, target)
+        return self.poll_until(page.text, target)
 
-    def poll_until(self, page: str, target: str, *, timeout: float = FLOW_TIMEOUT) -> None:
+    def poll_until(self, page: str, target: str, *, timeout: float = FLOW_TIMEOUT) -> dict[str, Any]:
+        """Polls as the page's script does; the answer that moved on."""
         found = POLL_URL.search(page)
         if found is None:
             raise RuntimeError(f"a page without a status to poll on the way to {target}")
@@ -292,7 +293,7 @@ class EventVisitor:
             if data.get("next"):
                 if data["next"] != target:
                     raise RuntimeError(f"{url} moved to {data['next']}, not {target}")
-                return
+                return data
             if data.get("poll_after_ms"):
                 interval = int(data["poll_after_ms"]) / 1000
             wait = interval
@@ -346,8 +347,8 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
             connected_at, connection_id = relay.wait(lambda: relay.connected.get(invitation_id), "a connection")
             offered = time.monotonic()
             visitor.details()
-            visitor.page_then_poll("/loading/", "/success")
-            if visitor.get("/success").status_code != 200:
+            # The loading page shows "done" in place when the answer says so, as its script does.
+            if not visitor.page_then_poll("/loading/", "/success").get("done") and visitor.get("/success").status_code != 200:
                 raise RuntimeError("no success page")
             seen = time.monotonic()
             done = relay.wait(lambda: relay.issued_on.get(connection_id), "a credential")
