@@ -44,28 +44,29 @@
     show("[data-fresh-qr]", true);
   }
 
-  function moveOn(next) {
-    stopped = true;
-    var text = box.getAttribute("data-moved-message");
-    if (text && message && message.textContent !== text) {
-      say(text);
-      setTimeout(function () { window.location.assign(next); }, announceMs);
-    } else {
-      window.location.assign(next);
-    }
-  }
-
-  // The credential is in the wallet: the page's own "done" section takes its place, at the success
-  // page's address and with its title and steps, without loading that page. As when the page moves
-  // on, the news is announced first.
-  function showDone() {
-    var done = document.querySelector("[data-done]");
-    if (!done || !window.history || !window.history.replaceState) { return false; }
+  // The flow moved on: the page says so first, long enough for a screen reader to start, then acts.
+  function afterAnnouncing(then) {
     stopped = true;
     clearTimeout(timer);
     var text = box.getAttribute("data-moved-message");
-    say(text);
-    setTimeout(function () {
+    if (text && message && message.textContent !== text) {
+      say(text);
+      setTimeout(then, announceMs);
+    } else {
+      then();
+    }
+  }
+
+  function moveOn(next) {
+    afterAnnouncing(function () { window.location.assign(next); });
+  }
+
+  // The credential is in the wallet: the page's own "done" section takes its place, at the success
+  // page's address and with its title and steps, without loading that page.
+  function showDone() {
+    var done = document.querySelector("[data-done]");
+    if (!done || !window.history || !window.history.replaceState) { return false; }
+    afterAnnouncing(function () {
       show("[data-waiting]", false);
       done.hidden = false;
       var steps = document.querySelectorAll(".steps li");
@@ -78,7 +79,7 @@
       window.history.replaceState(null, "", done.getAttribute("data-done-url"));
       var heading = done.querySelector("h1");
       if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
-    }, text ? announceMs : 0);
+    });
     return true;
   }
 
