@@ -134,6 +134,9 @@ class StartView(TemplateView):
             wallet_url=wallet_link(self.request, registration.invitation_url),
             expires_at=selectors.registration_invitation_expires_at(registration),
             status_url=reverse("onboarding:connection_status"),
+            # The details form, shown in place once the wallet connects (templates/onboarding/start.html).
+            details_form=DetailsForm(),
+            can_change_wallet=wallets.wallet_change_possible(registration),
         )
         return context
 

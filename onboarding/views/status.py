@@ -41,7 +41,7 @@ class StatusView(View):
         if registration.state == State.FAILED:
             payload.update(state="failed", next=reverse(self.page_url_name), message=failure_message(registration))
         elif step != self.page_step:
-            payload.update(state="moved", next=reverse(f"onboarding:{step}"), **self.moved(request, registration))
+            payload.update(state="moved", next=reverse(f"onboarding:{step}"), **self.moved(request, registration, step))
         elif not progress.error:
             payload.update(self.pace(registration))
         if progress.error:
@@ -53,14 +53,21 @@ class StatusView(View):
         """What a page still waiting hears besides "waiting": by default nothing."""
         return {}
 
-    def moved(self, request: HttpRequest, registration: Registration) -> dict[str, Any]:
-        """What a page hears besides where to go once the flow moved on: by default nothing."""
+    def moved(self, request: HttpRequest, registration: Registration, step: str) -> dict[str, Any]:
+        """What a page hears besides where to go once the flow moved on: by default nothing.
+        ``in_place``: a page that carries the next step shows it itself (poll.js)."""
         return {}
 
 
 class ConnectionStatusView(StatusView):
+    """Once the wallet connected, the start page shows the details form it carries in place of
+    loading /name; the check-connection page, and the refresh without script, load it."""
+
     page_step = Step.CHECK_CONNECTION
     page_url_name = "onboarding:check_connection"
+
+    def moved(self, request: HttpRequest, registration: Registration, step: str) -> dict[str, Any]:
+        return {"in_place": True} if step == Step.NAME else {}
 
     def pace(self, registration: Registration) -> dict[str, Any]:
         """Once the wallet opened the link, how soon to ask again (sooner while it connects)."""
@@ -76,14 +83,14 @@ class ConnectionStatusView(StatusView):
 
 class CredentialStatusView(StatusView):
     """Once the credential is in the wallet the flow is complete here already: the loading page
-    shows its own "done" section in place (``done``) instead of loading /success, which a reload,
-    a page without script and the no-script refresh still reach."""
+    shows its own "done" section in place instead of loading /success, which a reload, a page
+    without script and the no-script refresh still reach."""
 
     page_step = Step.LOADING
     page_url_name = "onboarding:loading"
 
-    def moved(self, request: HttpRequest, registration: Registration) -> dict[str, Any]:
+    def moved(self, request: HttpRequest, registration: Registration, step: str) -> dict[str, Any]:
         if registration.state != State.ISSUED:
             return {}
         services.registration_complete(session=request.session, registration=registration)
-        return {"done": True}
+        return {"in_place": True}

@@ -38,8 +38,10 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
 
     visitor.goto(f"{live_server.url}/")
     assert visitor.title().startswith("Scan the QR code")
-    assert visitor.locator("h1").count() == 1
+    assert visitor.get_by_role("heading", level=1).count() == 1
     record(visitor, f"{shot}-1-start", axe)
+    loaded: list[str] = []
+    visitor.on("request", lambda request: loaded.append(request.url))
 
     wallet = open_wallet(visitor, wallet_context, device)
     record(wallet, f"{shot}-2-wallet-invitation", axe)
@@ -47,6 +49,13 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
 
     visitor.bring_to_front()
     visitor.wait_for_url(re.compile(r"/name$"))
+    # The start page shows the form it carries in place (no request for /name), as /name would.
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Your details"
+    assert not [url for url in loaded if url.endswith("/name")]
+    assert visitor.title().startswith("Your details · ")
+    assert visitor.evaluate("document.activeElement.textContent") == "Your details"
+    assert visitor.locator('.steps li[aria-current="step"]').inner_text() == "Details"
+    assert visitor.locator(".steps li.done").all_inner_texts() == ["Scan", "Connect"]
     record(visitor, f"{shot}-3-details", axe)
     visitor.get_by_label("First name").fill("Ada")
     visitor.get_by_label("Last name").fill("Lovelace")
@@ -55,8 +64,6 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
 
     visitor.wait_for_url(re.compile(r"/loading/$"))
     record(visitor, f"{shot}-4-loading", axe)
-    loaded: list[str] = []
-    visitor.on("request", lambda request: loaded.append(request.url))
 
     # The wallet page polls and shows the offer once it has arrived.
     wallet.bring_to_front()

@@ -480,7 +480,7 @@ def test_a_failed_fallback_check_says_the_issuer_is_unavailable_and_the_flow_goe
     assert status.json()["message"]  # "the issuer cannot be reached", in the visitor's language
     clock.advance(11)
     assert client.get("/check_connection/status").json() == {
-        "state": "moved", "next": "/name", "message": "", "issuer": "ok"
+        "state": "moved", "next": "/name", "message": "", "issuer": "ok", "in_place": True
     }
 
 

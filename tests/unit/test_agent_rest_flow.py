@@ -98,7 +98,7 @@ def test_a_visitor_reaches_success_with_the_agent_rest_issuer(agent, visitor, cl
     clock.advance(INTERVAL)
     agent.get(CONNECTION, json="established")
     assert visitor.get("/check_connection/status").json() == {
-        "state": "moved", "next": "/name", "message": "", "issuer": "ok"
+        "state": "moved", "next": "/name", "message": "", "issuer": "ok", "in_place": True
     }
 
     agent.post(

@@ -28,7 +28,7 @@ def test_a_visitor_completes_the_flow_with_the_demo_wallet(client):
     assert client.get("/check_connection/status").json()["state"] == "waiting"
     assert wallet.post(wallet_path, {"action": "connect"}).status_code == 302
     status = client.get("/check_connection/status").json()
-    assert status == {"state": "moved", "next": "/name", "message": "", "issuer": "ok"}
+    assert status == {"state": "moved", "next": "/name", "message": "", "issuer": "ok", "in_place": True}
 
     response = client.post("/name", {"first_name": " Ada ", "last_name": "Lovelace", "institution": "Analytical"})
     assert response.status_code == 302 and response["Location"] == "/loading/"

@@ -328,7 +328,7 @@ def test_the_connection_status_while_waiting(visitor):
 def test_the_connection_status_once_connected(visitor):
     connected(visitor)
     assert visitor.get("/check_connection/status").json() == {
-        "state": "moved", "next": "/name", "message": "", "issuer": "ok"
+        "state": "moved", "next": "/name", "message": "", "issuer": "ok", "in_place": True
     }
 
 
@@ -338,14 +338,14 @@ def test_the_credential_status_while_waiting_and_once_accepted(visitor):
     assert visitor.get("/check_connection/status").json()["next"] == "/loading/"
     DemoCredential.objects.update(state=DemoCredential.State.ACCEPTED)
     assert visitor.get("/loading/status").json() == {
-        "state": "moved", "next": "/success", "message": "", "issuer": "ok", "done": True
+        "state": "moved", "next": "/success", "message": "", "issuer": "ok", "in_place": True
     }
 
 
 def test_the_credential_status_once_accepted_completes_the_flow_for_the_page_to_show_done_in_place(visitor):
     registration = offered(visitor)
     DemoCredential.objects.update(state=DemoCredential.State.ACCEPTED)
-    assert visitor.get("/loading/status").json()["done"] is True
+    assert visitor.get("/loading/status").json()["in_place"] is True
     assert SESSION_KEY not in visitor.session
     # The address the page shows then is the success page's, should the visitor reload it.
     page = visitor.get("/success")
@@ -357,20 +357,43 @@ def test_the_credential_status_once_accepted_completes_the_flow_for_the_page_to_
 
 def test_the_connection_status_moving_on_leaves_the_flow_as_it_is(visitor):
     registration = connected(visitor)
-    assert "done" not in visitor.get("/check_connection/status").json()
+    assert visitor.get("/check_connection/status").json()["in_place"] is True
     assert visitor.session[SESSION_KEY]["registration"] == str(registration.pk)
+    assert visitor.get("/name").status_code == 200
 
 
-def test_only_the_loading_page_carries_the_done_section_at_the_success_pages_address(visitor):
+def in_place(page: str) -> dict[str, tuple[str, str, str]]:
+    """The steps a page carries to show in place: address -> (step, title, content)."""
+    found = re.finditer(r'<div data-in-place="([^"]+)" data-in-place-step="([^"]+)" data-in-place-title="([^"]+)" '
+                        r'hidden>(.*?)\n</div>', page, re.S)
+    return {match.group(1): match.group(2, 3, 4) for match in found}
+
+
+def test_the_start_page_carries_the_details_form_and_the_loading_page_done(visitor):
     invited(visitor)
-    assert "data-done" not in visitor.get("/check_connection/").content.decode()
+    start = visitor.get("/").content.decode()
+    step, title, form = in_place(start)["/name"]
+    assert step == "name" and title.startswith("Your details · ")
+    assert '<form method="post" action="/name"' in form and 'name="csrfmiddlewaretoken"' in form
+    assert all(f'name="{field}"' in form for field in DETAILS)
+    assert start.index("data-waiting") < start.index("data-in-place")
+    assert in_place(visitor.get("/check_connection/").content.decode()) == {}
     offered(visitor)
-    page = visitor.get("/loading/").content.decode()
-    done = re.search(r'<div data-done data-done-url="([^"]+)" data-done-title="([^"]+)" hidden>(.*?)</div>', page, re.S)
-    assert done is not None
-    assert done.group(1) == "/success" and done.group(2).startswith("Done · ")
-    assert "<h1>Thank you!</h1>" in done.group(3)
-    assert page.index("data-waiting") < page.index("data-done")
+    step, title, done = in_place(visitor.get("/loading/").content.decode())["/success"]
+    assert step == "success" and title.startswith("Done · ")
+    assert "<h1>Thank you!</h1>" in done
+
+
+def test_the_start_pages_form_sends_the_details_as_the_details_page_does(visitor):
+    invited(visitor)
+    form = in_place(visitor.get("/").content.decode())["/name"][2]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    registration = connected(visitor)
+    visitor.handler.enforce_csrf_checks = True
+    assert visitor.post("/name", DETAILS).status_code == 403
+    assert_redirect(visitor.post("/name", {**DETAILS, "csrfmiddlewaretoken": token}), "/loading/")
+    registration.refresh_from_db()
+    assert registration.attributes == DETAILS
 
 
 def test_the_credential_status_once_declined(visitor):

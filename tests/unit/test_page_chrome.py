@@ -19,7 +19,7 @@ def rendered(response) -> list[str]:
 
 
 def current_step(page: str) -> str:
-    return re.search(r'<li class="current" aria-current="step">([^<]+)</li>', page).group(1)
+    return re.search(r'<li data-step="\w+" class="current" aria-current="step">([^<]+)</li>', page).group(1)
 
 
 def test_the_steps_are_rendered_once_per_language_and_step(client):

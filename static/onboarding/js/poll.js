@@ -61,23 +61,28 @@
     afterAnnouncing(function () { window.location.assign(next); });
   }
 
-  // The credential is in the wallet: the page's own "done" section takes its place, at the success
-  // page's address and with its title and steps, without loading that page.
-  function showDone() {
-    var done = document.querySelector("[data-done]");
-    if (!done || !window.history || !window.history.replaceState) { return false; }
+  // The flow moved on to a step this page carries (the details form on the start page, "done" on
+  // the loading page): it takes the page's place, at that step's address and with its title and
+  // step marked, without loading a page.
+  function showInPlace(next) {
+    var section = null;
+    document.querySelectorAll("[data-in-place]").forEach(function (element) {
+      if (element.getAttribute("data-in-place") === next) { section = element; }
+    });
+    if (!section || !window.history || !window.history.replaceState) { return false; }
     afterAnnouncing(function () {
       show("[data-waiting]", false);
-      done.hidden = false;
-      var steps = document.querySelectorAll(".steps li");
-      steps.forEach(function (item, index) {
-        var last = index === steps.length - 1;
-        item.className = last ? "current" : "done";
-        if (last) { item.setAttribute("aria-current", "step"); } else { item.removeAttribute("aria-current"); }
+      section.hidden = false;
+      var reached = false;
+      document.querySelectorAll(".steps li").forEach(function (item) {
+        var current = item.getAttribute("data-step") === section.getAttribute("data-in-place-step");
+        reached = reached || current;
+        item.className = current ? "current" : (reached ? "" : "done");
+        if (current) { item.setAttribute("aria-current", "step"); } else { item.removeAttribute("aria-current"); }
       });
-      document.title = done.getAttribute("data-done-title") || document.title;
-      window.history.replaceState(null, "", done.getAttribute("data-done-url"));
-      var heading = done.querySelector("h1");
+      document.title = section.getAttribute("data-in-place-title") || document.title;
+      window.history.replaceState(null, "", next);
+      var heading = section.querySelector("h1");
       if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
     });
     return true;
@@ -88,7 +93,7 @@
       offerFreshQr(data.message);
       return;
     }
-    if (data.done && showDone()) { return; }
+    if (data.in_place && data.next && showInPlace(data.next)) { return; }
     if (data.next) { moveOn(data.next); return; }
     say(data.message);
     // The line at the door says how soon to ask again: often near the front, less further back.
