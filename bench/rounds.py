@@ -317,11 +317,15 @@ class EventVisitor:
         self.holder.post("/out-of-band/receive-invitation", invitation, auto_accept="true")
         return invitation["@id"]
 
-    def details(self) -> None:
-        form = self.get("/name")
-        token = CSRF_FIELD.search(form.text)
-        if form.status_code != 200 or token is None:
-            raise RuntimeError(f"GET /name answered {form.status_code} without a form")
+    def details(self, start_page: str | None = None) -> None:
+        """Send the details: on the start page's own form when it showed it in place (``start_page``),
+        as its script does, or on /name's."""
+        token = CSRF_FIELD.search(start_page) if start_page else None
+        if token is None:
+            form = self.get("/name")
+            token = CSRF_FIELD.search(form.text)
+            if form.status_code != 200 or token is None:
+                raise RuntimeError(f"GET /name answered {form.status_code} without a form")
         token = token.group(1)
         sent = self.send("POST", "/name", Origin=self.origin,
                          data={"first_name": "Bench", "last_name": "Visitor", "institution": "Loopback",
@@ -343,12 +347,12 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
             link, start_page = visitor.through_the_line()
             admitted = time.monotonic()
             invitation_id = visitor.scan(link)
-            visitor.poll_until(start_page, "/name")
+            # The pages show the next step in place when the answer says so, as their script does.
+            in_place = visitor.poll_until(start_page, "/name").get("in_place")
             connected_at, connection_id = relay.wait(lambda: relay.connected.get(invitation_id), "a connection")
             offered = time.monotonic()
-            visitor.details()
-            # The loading page shows "done" in place when the answer says so, as its script does.
-            if not visitor.page_then_poll("/loading/", "/success").get("done") and visitor.get("/success").status_code != 200:
+            visitor.details(start_page if in_place else None)
+            if not visitor.page_then_poll("/loading/", "/success").get("in_place") and visitor.get("/success").status_code != 200:
                 raise RuntimeError("no success page")
             seen = time.monotonic()
             done = relay.wait(lambda: relay.issued_on.get(connection_id), "a credential")
