@@ -68,3 +68,20 @@ def test_while_debugging_the_chrome_is_rendered_for_every_page(client, settings)
     settings.DEBUG = True
     assert STEPS in rendered(client.get("/"))
     assert STEPS in rendered(client.get("/"))
+
+
+FIELDS = "onboarding/_details_fields.html"
+
+
+def test_an_empty_details_form_is_rendered_once_per_language_and_a_filled_one_each_time(client):
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert FIELDS in rendered(client.get("/"))
+    assert FIELDS not in rendered(client.get("/"))
+    registration = Registration.objects.get()
+    Registration.objects.filter(pk=registration.pk).update(state=Registration.State.CONNECTED, connected_at=timezone.now())
+    assert FIELDS not in rendered(client.get("/name"))
+    sent = client.post("/name", {"first_name": "Ada", "last_name": "", "institution": "x" * 500})
+    assert sent.status_code == 400 and FIELDS in rendered(sent)
+    page = sent.content.decode()
+    assert 'value="Ada"' in page and 'aria-invalid="true"' in page
+    assert FIELDS in rendered(client.post("/name", {"first_name": "Ada", "last_name": "", "institution": "x" * 500}))
