@@ -124,8 +124,8 @@ def test_a_visitor_completes_the_form_with_the_keyboard_alone(live_server, brows
         else:
             pytest.fail("the first field cannot be reached with Tab")
         # Sending it empty: the errors are tied to their fields.
-        visitor.keyboard.press("Enter")
-        visitor.wait_for_load_state("load")
+        with visitor.expect_navigation():
+            visitor.keyboard.press("Enter")
         first = visitor.locator("#id_first_name")
         assert first.get_attribute("aria-invalid") == "true"
         described_by = first.get_attribute("aria-describedby")
@@ -175,8 +175,8 @@ def test_the_pages_fit_a_narrow_screen_without_sideways_scrolling(live_server, b
         wallet = connect_demo_wallet(visitor, wallet_context)
         visitor.wait_for_url(re.compile(r"/name$"))
         check("details")
-        visitor.get_by_role("button", name="Send to my wallet").click()  # empty: the errors
-        visitor.wait_for_load_state("load")
+        with visitor.expect_navigation():
+            visitor.get_by_role("button", name="Send to my wallet").click()  # empty: the errors
         check("details-errors")
         visitor.get_by_label("First name").fill("Hedy")
         visitor.get_by_label("Last name").fill("Lamarr")
@@ -245,8 +245,8 @@ def test_the_pages_that_hold_a_visitor_back_have_no_serious_axe_violations(live_
     settings.REGISTERFT_RATE_INVITATIONS_PER_SESSION = (1, 3600)
     visitor.goto(f"{live_server.url}/")
     visitor.get_by_role("link", name="I have scanned the code").click()
-    visitor.get_by_role("button", name="Start again").click()
-    visitor.wait_for_load_state("load")
+    with visitor.expect_navigation():
+        visitor.get_by_role("button", name="Start again").click()
     assert not visitor.locator("#invitation-url").count()
     record(visitor, f"{shot}-429-rate-limited", axe)
     axe.assert_clean()

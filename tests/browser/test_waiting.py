@@ -22,8 +22,8 @@ def test_an_expired_qr_code_is_replaced_in_place_and_the_fresh_one_works(
     axe = AxeReport()
     settings.REGISTERFT_INVITATION_TTL = 2
     visitor.goto(f"{live_server.url}/")
-    visitor.get_by_role("button", name="Français").click()
-    visitor.wait_for_load_state("load")
+    with visitor.expect_navigation():
+        visitor.get_by_role("button", name="Français").click()
     assert visitor.locator("html").get_attribute("lang") == "fr"
     old_link = visitor.locator("#invitation-url").input_value()
     session = next(c["value"] for c in visitor.context.cookies() if c["name"] == "sessionid")
@@ -36,8 +36,8 @@ def test_an_expired_qr_code_is_replaced_in_place_and_the_fresh_one_works(
 
     settings.REGISTERFT_INVITATION_TTL = 600
     assert fresh.inner_text() == "Obtenir un nouveau code QR"
-    fresh.click()
-    visitor.wait_for_load_state("load")
+    with visitor.expect_navigation():
+        fresh.click()
     new_link = visitor.locator("#invitation-url").input_value()
     assert new_link != old_link
     assert visitor.locator("[data-fresh-qr]").is_hidden()
@@ -155,8 +155,8 @@ def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
     wallet.get_by_role("button", name="Accept connection").click()
     wallet_url = wallet.url
     visitor.wait_for_url(re.compile(r"/name$"))
-    visitor.get_by_role("button", name="Send to my wallet").click()
-    visitor.wait_for_load_state("load")
+    with visitor.expect_navigation():
+        visitor.get_by_role("button", name="Send to my wallet").click()
     record(visitor, f"{device.name}-details-errors", axe)
     visitor.get_by_label("First name").fill("Annie")
     visitor.get_by_label("Last name").fill("Easley")
