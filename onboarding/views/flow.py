@@ -41,6 +41,9 @@ from onboarding.window import registration_window
 logger = logging.getLogger("onboarding.views")
 
 State = Registration.State
+# The details form's field that its script sets (static/onboarding/js/submit-once.js): the answer may
+# be the next page itself rather than a redirect to it.
+ANSWER_IN_PLACE = "in_place"
 
 
 STEP_MESSAGES = {
@@ -170,6 +173,7 @@ class WaitingView(FlowStepMixin, TemplateView):
             failure_reason=failure_reason(registration),
             issuer_message=issuer_error_message(progress.error) if progress.error else "",
             status_url=reverse(self.status_url_name),
+            page_url=reverse(f"onboarding:{self.page_step}"),
             can_resend=self.page_step == Step.LOADING and registration.state == State.OFFERED,
         )
         return context
@@ -246,7 +250,18 @@ class NameView(FlowStepMixin, FormView):
             return self.render_to_response(self.get_context_data(form=form), status=err.status)
         # A committed step gets a fresh session key; polls never change it.
         self.request.session.cycle_key()
+        if self.request.POST.get(ANSWER_IN_PLACE) == "1":
+            return self.loading_page()
         return redirect("onboarding:loading")
+
+    def loading_page(self) -> HttpResponse:
+        """The loading page as the answer itself, for a form sent by a page that runs script: the
+        loading page's script sets the address to /loading/ at once (a reload asks for that page, not
+        for this POST). One request less than post/redirect/get, which a browser without script gets."""
+        page = LoadingView()
+        page.setup(self.request)
+        page.registration = self.registration
+        return page.get(self.request)
 
     def details_saved(self, form: DetailsForm) -> HttpResponse:
         """The offer-first order: the details are kept; the offer's page makes the offer when the

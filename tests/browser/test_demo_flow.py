@@ -41,7 +41,7 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
     assert visitor.get_by_role("heading", level=1).count() == 1
     record(visitor, f"{shot}-1-start", axe)
     loaded: list[str] = []
-    visitor.on("request", lambda request: loaded.append(request.url))
+    visitor.on("request", lambda request: loaded.append(f"{request.method} {request.url}"))
 
     wallet = open_wallet(visitor, wallet_context, device)
     record(wallet, f"{shot}-2-wallet-invitation", axe)
@@ -63,7 +63,16 @@ def test_a_visitor_gets_a_credential_with_the_demo_wallet(live_server, visitor, 
     visitor.get_by_role("button", name="Send to my wallet").click()
 
     visitor.wait_for_url(re.compile(r"/loading/$"))
+    # The loading page came as the answer to the details (no request for /loading/), at its address.
+    def pages() -> list[str]:
+        return [url for url in loaded if url.endswith(("/name", "/loading/"))]
+
+    assert pages() == [f"POST {live_server.url}/name"]
     record(visitor, f"{shot}-4-loading", axe)
+    # A reload asks for the loading page, not for the details' POST once more.
+    visitor.reload()
+    assert pages() == [f"POST {live_server.url}/name", f"GET {live_server.url}/loading/"]
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Accept the credential in your wallet"
 
     # The wallet page polls and shows the offer once it has arrived.
     wallet.bring_to_front()

@@ -396,6 +396,34 @@ def test_the_start_pages_form_sends_the_details_as_the_details_page_does(visitor
     assert registration.attributes == DETAILS
 
 
+def test_details_sent_by_a_page_with_script_are_answered_with_the_loading_page_itself(visitor):
+    invited(visitor)
+    form = in_place(visitor.get("/").content.decode())["/name"][2]
+    marker = re.search(r'data-answer-in-place="([^"]+)"', form).group(1)
+    registration = connected(visitor)
+    key = visitor.session.session_key
+    response = visitor.post("/name", {**DETAILS, marker: "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    # The loading page, with the address its script sets and "done" to show in place.
+    assert 'data-address="/loading/"' in page and 'data-poll-url="/loading/status"' in page
+    assert in_place(page)["/success"][0] == "success"
+    assert "no-cache" in response["Cache-Control"]
+    registration.refresh_from_db()
+    assert registration.state == Registration.State.OFFERED and registration.attributes == DETAILS
+    assert visitor.session.session_key != key
+    # The address set, a reload asks for the page: the same page, the offer made once.
+    assert visitor.get("/loading/").status_code == 200
+    assert DemoCredential.objects.count() == 1
+
+
+def test_details_sent_without_script_are_redirected_to_the_loading_page(visitor):
+    connected(visitor)
+    assert_redirect(visitor.post("/name", {**DETAILS, "in_place": "0"}), "/loading/")
+    assert_redirect(visitor.post("/name", DETAILS), "/loading/")
+    assert DemoCredential.objects.count() == 1
+
+
 def test_the_credential_status_once_declined(visitor):
     offered(visitor)
     DemoCredential.objects.update(state=DemoCredential.State.DECLINED)

@@ -4,6 +4,13 @@
 // about goes through the page's aria-live region (.status-message) first.
 (function () {
   "use strict";
+  // A page that came as the answer to a form shows its own address: a reload asks for the page,
+  // not for the form again.
+  var own = document.querySelector("[data-address]");
+  var address = own && own.getAttribute("data-address");
+  if (address && window.location.pathname !== address && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", address);
+  }
   var box = document.querySelector("[data-poll-url]");
   if (!box || !window.fetch) { return; }
   var url = box.getAttribute("data-poll-url");

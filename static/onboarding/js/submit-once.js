@@ -8,6 +8,16 @@
     form.addEventListener("submit", function (event) {
       if (sent) { event.preventDefault(); return; }
       sent = true;
+      // This page runs script, and so will the next: the portal may answer with the next page
+      // itself instead of a redirect to it (that page sets its own address).
+      var marker = form.getAttribute("data-answer-in-place");
+      if (marker && !form.elements[marker]) {
+        var field = document.createElement("input");
+        field.type = "hidden";
+        field.name = marker;
+        field.value = "1";
+        form.appendChild(field);
+      }
       form.setAttribute("aria-busy", "true");
       // Disabled after this turn: a button disabled inside its own submit event is still sent.
       setTimeout(function () {
