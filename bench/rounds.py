@@ -30,6 +30,8 @@ POLL_URL = re.compile(r'data-poll-url="([^"]+)"')
 POLL_INTERVAL = re.compile(r'data-poll-interval="(\d+)"')
 FIRST_POLL = re.compile(r'data-poll-first="(\d+)"')
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# The field the details form's script adds (static/onboarding/js/submit-once.js).
+ANSWER_IN_PLACE = re.compile(r'data-answer-in-place="([^"]+)"')
 ISSUER_CALL = re.compile(r"backend=acapy operation=(\w+) outcome=(\w+) duration_ms=(\d+)")
 
 
@@ -317,21 +319,27 @@ class EventVisitor:
         self.holder.post("/out-of-band/receive-invitation", invitation, auto_accept="true")
         return invitation["@id"]
 
-    def details(self, start_page: str | None = None) -> None:
+    def details(self, start_page: str | None = None) -> dict[str, Any]:
         """Send the details: on the start page's own form when it showed it in place (``start_page``),
-        as its script does, or on /name's."""
-        token = CSRF_FIELD.search(start_page) if start_page else None
+        or on /name's; as the form's script does, asking for the loading page as the answer, then
+        poll as that page does until the credential is in the wallet (its answer)."""
+        page = start_page or ""
+        token = CSRF_FIELD.search(page)
         if token is None:
             form = self.get("/name")
-            token = CSRF_FIELD.search(form.text)
+            page = form.text
+            token = CSRF_FIELD.search(page)
             if form.status_code != 200 or token is None:
                 raise RuntimeError(f"GET /name answered {form.status_code} without a form")
-        token = token.group(1)
-        sent = self.send("POST", "/name", Origin=self.origin,
-                         data={"first_name": "Bench", "last_name": "Visitor", "institution": "Loopback",
-                               "csrfmiddlewaretoken": token})
+        marker = ANSWER_IN_PLACE.search(page)
+        data = {"first_name": "Bench", "last_name": "Visitor", "institution": "Loopback",
+                "csrfmiddlewaretoken": token.group(1), **({marker.group(1): "1"} if marker else {})}
+        sent = self.send("POST", "/name", Origin=self.origin, data=data)
+        if sent.status_code == 200 and marker:
+            return self.poll_until(sent.text, "/success")
         if sent.status_code != 302:
             raise RuntimeError(f"POST /name answered {sent.status_code}")
+        return self.page_then_poll("/loading/", "/success")
 
 
 def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) -> Round:
@@ -351,8 +359,7 @@ def portal_round(agents: Agents, relay: Relay, portal: Portal, *, crowd: int) ->
             in_place = visitor.poll_until(start_page, "/name").get("in_place")
             connected_at, connection_id = relay.wait(lambda: relay.connected.get(invitation_id), "a connection")
             offered = time.monotonic()
-            visitor.details(start_page if in_place else None)
-            if not visitor.page_then_poll("/loading/", "/success").get("in_place") and visitor.get("/success").status_code != 200:
+            if not visitor.details(start_page if in_place else None).get("in_place") and visitor.get("/success").status_code != 200:
                 raise RuntimeError("no success page")
             seen = time.monotonic()
             done = relay.wait(lambda: relay.issued_on.get(connection_id), "a credential")
