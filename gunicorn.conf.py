@@ -21,7 +21,7 @@ if _portal not in sys.path:
 
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 
-from registerft.env import envint, envlist, envstr, issuer_timeout, log_format  # noqa: E402
+from registerft.env import envbool, envint, envlist, envstr, issuer_timeout, log_format  # noqa: E402
 
 try:
     bind = envlist("GUNICORN_BIND") or ["127.0.0.1:8000"]
@@ -50,6 +50,7 @@ try:
     forwarded_allow_ips = ",".join(envlist("GUNICORN_FORWARDED_ALLOW_IPS", ["127.0.0.1", "::1"]))
 
     accesslog = envstr("GUNICORN_ACCESSLOG", "-")
+    _log_polls = envbool("GUNICORN_ACCESSLOG_POLLS", False)
     loglevel = envstr("GUNICORN_LOGLEVEL", "info")
     _log_format = log_format()
 except ImproperlyConfigured as err:
@@ -98,7 +99,9 @@ errorlog = "-"
 # The access log carries paths only: no query string, no body, nothing a visitor typed; and the
 # request id the portal answered with, which its own lines for that request carry too.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
-logger_class = "onboarding.logs.AccessLogger"  # the path is decoded: its control characters escaped
+# The path is decoded: its control characters are escaped. Successful polls of the status
+# endpoints are left out unless GUNICORN_ACCESSLOG_POLLS=1 (onboarding/logs.py).
+logger_class = "onboarding.logs.AccessLogger" if _log_polls else "onboarding.logs.QuietPollsAccessLogger"
 
 # REGISTERFT_LOG_FORMAT=json: gunicorn's own lines (access and errors) are JSON objects too, one per
 # line on the same streams, so that a log shipper reads one format.

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import datetime, timezone
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from gunicorn.glogging import Logger as GunicornLogger
@@ -159,3 +160,18 @@ class AccessLogger(GunicornLogger):
     control character."""
 
     atoms_wrapper_class = EscapedAtoms
+
+
+class QuietPollsAccessLogger(AccessLogger):
+    """As ``AccessLogger``, without a line for a poll answered with success: a GET of a status
+    endpoint (a path ending in ``/status``) with a 2xx. The waiting pages ask every second or two:
+    at an event their lines would be most of the log, and each cost a worker about 0.08 ms of CPU,
+    an eighth of the poll (wrk on /check_connection/status). A poll that fails, and every other
+    request, is logged. ``GUNICORN_ACCESSLOG_POLLS=1`` logs them all (gunicorn.conf.py)."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        # gunicorn's status is the application's ("200 OK"), or a number for its own answers.
+        if (environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "").endswith("/status")
+                and str(resp.status).startswith("2")):
+            return
+        super().access(resp, req, environ, request_time)

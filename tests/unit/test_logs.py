@@ -163,8 +163,9 @@ def test_the_text_format_escapes_every_control_character():
     assert "/a\\r\\n127.0.0.1" in line and "\\x00\\x1b[2J\\u2028\\x85end" in line
 
 
-def gunicorn_access_line(path: str) -> str:
-    """The access line gunicorn writes for a request of ``path``, with the portal's gunicorn.conf.py."""
+def gunicorn_access_line(path: str, *, method: str = "GET", status: str = "404 Not Found") -> str:
+    """The access line gunicorn writes for a request of ``path``, with the portal's gunicorn.conf.py
+    as the environment configures it."""
     import runpy
     from datetime import timedelta
     from pathlib import Path
@@ -180,11 +181,27 @@ def gunicorn_access_line(path: str) -> str:
     logger = cfg.logger_class(cfg)
     stream = io.StringIO()
     logger.access_log.handlers = [logging.StreamHandler(stream)]
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "first_name=Ada", "REMOTE_ADDR": "10.0.0.1",
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "first_name=Ada", "REMOTE_ADDR": "10.0.0.1",
                "RAW_URI": path, "SERVER_PROTOCOL": "HTTP/1.1"}
-    response = SimpleNamespace(status="404 Not Found", headers=[("X-Request-ID", "abc")], sent=9)
+    response = SimpleNamespace(status=status, headers=[("X-Request-ID", "abc")], sent=9)
     logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=3))
     return stream.getvalue()
+
+
+@pytest.mark.parametrize("path", ["/check_connection/status", "/loading/status", "/queue/status", "/door/r/1/status"])
+def test_a_successful_poll_leaves_no_access_line(monkeypatch, path):
+    monkeypatch.delenv("GUNICORN_ACCESSLOG_POLLS", raising=False)
+    assert gunicorn_access_line(path, status="200 OK") == ""
+    # A poll that fails is logged, and so is every other request.
+    assert gunicorn_access_line(path, status="503 Service Unavailable").endswith('" 503 9 3ms request_id=abc\n')
+    assert gunicorn_access_line(path, status="302 Found") != ""
+    assert gunicorn_access_line(path, method="POST", status="200 OK") != ""
+    assert gunicorn_access_line(path.removesuffix("/status"), status="200 OK") != ""
+
+
+def test_successful_polls_are_logged_when_asked_for(monkeypatch):
+    monkeypatch.setenv("GUNICORN_ACCESSLOG_POLLS", "1")
+    assert gunicorn_access_line("/loading/status", status="200 OK").startswith('10.0.0.1 "GET /loading/status" 200 ')
 
 
 def test_gunicorns_access_line_cannot_be_forged_from_the_path():
