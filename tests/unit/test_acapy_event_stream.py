@@ -23,12 +23,14 @@ from django.db import connection
 from websockets.sync.server import ServerConnection, serve
 
 from onboarding import agent_events, metrics, operations
-from onboarding.issuers.acapy_stream import AcaPyEventStream, AgentEvent, stream_url
+from onboarding.issuers import acapy_stream
+from onboarding.issuers.acapy_stream import MAX_EVENT_BYTES, AcaPyEventStream, AgentEvent, stream_url
 from onboarding.issuers.base import IssuerRejected, IssuerUnavailable
 from onboarding.models import Registration
 from tests.unit.test_acapy_webhooks import connection_event, credential_event, make_registration
 
 KEY = "admin-key-0123"
+PING = "<a websocket ping>"
 State = Registration.State
 
 
@@ -37,7 +39,8 @@ class StandInAgent:
     test puts in ``sent``; ``None`` there closes the connection."""
 
     def __init__(self, *, refuse_handshake: int | None = None):
-        self.sent: queue.Queue[str | None] = queue.Queue()
+        self.sent: queue.Queue[str | list[str] | None] = queue.Queue()
+        self.pongs: list[bool] = []
         self.keys: list[str] = []
         self.paths: list[str] = []
         self.connections = 0
@@ -65,7 +68,10 @@ class StandInAgent:
                 continue
             if message is None:
                 return
-            websocket.send(message)
+            if message == PING:
+                self.pongs.append(websocket.ping().wait(2.0))
+                continue
+            websocket.send(message)  # a list is sent as one message in fragments
 
     def event(self, topic: str, payload: dict) -> None:
         self.sent.put(json.dumps({"topic": topic, "payload": payload}))
@@ -161,6 +167,36 @@ def test_a_stream_the_agent_closes_is_unavailable(agent):
         agent.sent.put(None)
         with pytest.raises(IssuerUnavailable, match="closed the event stream"):
             stream.next_event(2.0)
+
+
+def test_a_message_in_fragments_is_one_event(agent):
+    agent.sent.put(['{"topic": "connections", ', '"payload": {"state": ', '"active"}}'])
+    with AcaPyEventStream(agent.url, KEY) as stream:
+        assert stream.next_event(2.0) == AgentEvent("connections", {"state": "active"})
+
+
+def test_the_agents_websocket_pings_are_answered(agent):
+    agent.sent.put(PING)
+    agent.event("connections", {"state": "active"})
+    with AcaPyEventStream(agent.url, KEY) as stream:
+        assert stream.next_event(3.0) == AgentEvent("connections", {"state": "active"})
+    assert agent.pongs == [True]
+
+
+def test_a_message_far_larger_than_an_event_breaks_the_stream(agent):
+    with AcaPyEventStream(agent.url, KEY) as stream:
+        agent.event("connections", {"state": "active", "padding": "x" * MAX_EVENT_BYTES})
+        with pytest.raises(IssuerUnavailable, match="broke: PayloadTooBig"):
+            stream.next_event(2.0)
+
+
+def test_a_stream_silent_for_too_long_is_unavailable(agent, monkeypatch):
+    monkeypatch.setattr(acapy_stream, "SILENT_SECONDS", 0.5)
+    with AcaPyEventStream(agent.url, KEY) as stream:
+        assert stream.next_event(0.3) is None
+        with pytest.raises(IssuerUnavailable, match="silent"):
+            for _ in range(5):
+                stream.next_event(0.3)
 
 
 # --- The loop that applies them ------------------------------------------------------------------
