@@ -177,7 +177,7 @@ def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
     shares = [r.portal_cpu / r.agent_cpu for r in portal_rounds if r.agent_cpu]
     checks.append((f"event: portal CPU per registration <= {MAX_CPU_SHARE_OF_AGENT:.0%} of the agent's (median)",
                    bool(shares) and _median(shares) <= MAX_CPU_SHARE_OF_AGENT,
-                   f"{_median(shares):.0%} (rounds {', '.join(f'{s:.0%}' for s in shares)})"))
+                   f"{_median(shares):.1%} (rounds {', '.join(f'{s:.1%}' for s in shares)})"))
     failures = sum(len(r.failures) + r.failed_calls for r in result.rounds)
     issued = all(r.done == r.crowd for r in result.rounds)
     examples = [f for r in result.rounds for f in r.failures][:3]
