@@ -170,7 +170,7 @@ def event_targets(result: EventResult) -> list[tuple[str, bool, str]]:
         share = _median(portal) / _median(bare) if bare and _median(bare) else 0.0
         checks.append((f"event, {crowd} visitors: >= {MIN_SHARE_OF_BARE:.0%} of the bare rate (medians)",
                        share >= MIN_SHARE_OF_BARE,
-                       f"{share:.0%}: portal {_median(portal):.2f}/s, bare at the portal rounds' age "
+                       f"{share:.1%}: portal {_median(portal):.2f}/s, bare at the portal rounds' age "
                        f"{_median(bare):.2f}/s (bare rounds themselves {_median(measured):.2f}/s: "
                        f"{_median(portal) / _median(measured) if measured and _median(measured) else 0:.0%})"))
     portal_rounds = [r for r in result.rounds if r.kind == "portal"]
