@@ -13,7 +13,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -85,25 +87,49 @@ class Relay:
 
     def follow(self, issuer: Agent) -> None:
         """Read the issuer's events from its websocket, as the portal's acapy_events does."""
+        self._read_stream(issuer, self.note, name="relay-stream")
+
+    @contextmanager
+    def client_stream(self, issuer: Agent) -> Iterator[None]:
+        """With the websocket, a second reader of the issuer's events for a bare round: the flows'
+        own, beside the relay's. In portal rounds the portal reads its own (manage.py acapy_events)
+        beside the relay's, and the agent sends each event to every reader; so the agent sends as
+        many in both kinds of round. Its messages are parsed and dropped (the bare flows wait on the
+        relay's notes); its CPU is the benchmark's."""
+        if not self.stream:
+            yield
+            return
+        socket = self._read_stream(issuer, lambda _topic, _payload: None, name="bare-client-stream")
+        try:
+            yield
+        finally:
+            socket.close()
+
+    def _read_stream(self, issuer: Agent, handle: Callable[[str, dict[str, Any]], None], *, name: str) -> Any:
+        """Open the issuer's websocket and hand each event to ``handle`` in a thread of its own;
+        the socket, once open (closing it ends the thread)."""
         url = stream_url(issuer.admin_url)
-        opened = threading.Event()
+        opened: list[Any] = []
+        ready = threading.Event()
 
         def read() -> None:
             try:
                 with connect(url, additional_headers={"x-api-key": issuer.api_key}, compression=None,
                              max_size=None) as socket:
-                    opened.set()
+                    opened.append(socket)
+                    ready.set()
                     for text in socket:
                         message = json_object(text)
                         if message is not None and message.get("topic") not in CONTROL_TOPICS:
-                            self.note(message.get("topic", ""), message.get("payload") or {})
+                            handle(message.get("topic", ""), message.get("payload") or {})
             except (OSError, WebSocketException) as err:
                 if not self.closing:
-                    self.errors.append(f"the relay's event stream: {err!r}")
+                    self.errors.append(f"the {name}: {err!r}")
 
-        threading.Thread(target=read, name="relay-stream", daemon=True).start()
-        if not opened.wait(10):
-            raise RuntimeError("the issuer's event websocket did not open within 10 s")
+        threading.Thread(target=read, name=name, daemon=True).start()
+        if not ready.wait(10):
+            raise RuntimeError(f"the issuer's event websocket did not open within 10 s ({name})")
+        return opened[0]
 
     def stop(self) -> None:
         """Before the agents stop: their closing the websocket is then no error."""

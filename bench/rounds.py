@@ -196,7 +196,8 @@ def bare_round(agents: Agents, relay: Relay, *, crowd: int, concurrency: int) ->
                 with lock:
                     result.failures.append(repr(err)[:200])
 
-    measured(result, agents, relay, None, lambda: run_threads(worker, concurrency))
+    with relay.client_stream(agents.issuer):
+        measured(result, agents, relay, None, lambda: run_threads(worker, concurrency))
     return result
 
 
