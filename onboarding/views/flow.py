@@ -83,7 +83,7 @@ def step_context(step: str, *, backend: str = "") -> dict[str, Any]:
     waits_for_wallet = step in (Step.START, Step.CHECK_CONNECTION)
     return {
         "step": step, "poll_interval_ms": settings.REGISTERFT_POLL_INTERVAL_MS,
-        "first_poll_ms": selectors.FIRST_CONNECTION_POLL_MS if waits_for_wallet else None,
+        "first_poll_ms": selectors.first_connection_poll_ms() if waits_for_wallet else None,
         "offer_first": selectors.offer_first(backend),
     }
 

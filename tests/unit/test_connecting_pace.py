@@ -5,12 +5,21 @@ moves on soon after the connection instead of up to a whole poll interval later.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from onboarding.models import DemoConnection, Registration
-from onboarding.selectors import CONNECTING_POLL_MS, CONNECTING_SECONDS, FIRST_CONNECTION_POLL_MS
+from onboarding.selectors import (
+    CONNECTING_POLL_MS,
+    CONNECTING_SECONDS,
+    FIRST_CONNECTION_POLL_MS,
+    TYPICAL_MINIMUM,
+    TYPICAL_SAMPLE,
+    TYPICAL_WINDOW,
+)
 from tests.unit.test_flow_guards import invited, visitor  # noqa: F401 - the English visitor fixture
 
 pytestmark = pytest.mark.django_db
@@ -97,9 +106,49 @@ def first_poll(page: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def test_the_pages_waiting_for_the_wallet_ask_first_within_a_second(visitor):
+def past_visitors(*spans: float, ago: float = 60) -> None:
+    """Registrations made ``ago`` seconds back whose wallets connected ``spans`` seconds after the
+    invitation (None: not connected)."""
+    made = timezone.now() - timedelta(seconds=ago)
+    for number, span in enumerate(spans):
+        registration = Registration.objects.create(backend="demo", invitation_id=f"past-{number}",
+                                                   invitation_url="https://example.org/past")
+        connected_at = None if span is None else made + timedelta(seconds=span)
+        Registration.objects.filter(pk=registration.pk).update(created_at=made, connected_at=connected_at)
+
+
+def test_the_pages_waiting_for_the_wallet_ask_first_within_a_second_without_recent_connections(visitor):
     assert first_poll(visitor.get("/").content.decode()) == FIRST_CONNECTION_POLL_MS
     assert first_poll(visitor.get("/check_connection/").content.decode()) == FIRST_CONNECTION_POLL_MS
+
+
+def test_the_pages_ask_first_when_the_last_visitors_wallets_connected(visitor):
+    past_visitors(1.1, 1.2, 1.3, 1.3, 1.4, 1.6, 2.0)
+    assert first_poll(visitor.get("/").content.decode()) == 1300
+    assert first_poll(visitor.get("/check_connection/").content.decode()) == 1300
+
+
+def test_wallets_connecting_faster_than_a_second_leave_the_first_question_at_a_second(visitor):
+    past_visitors(*[0.4] * TYPICAL_MINIMUM)
+    assert first_poll(visitor.get("/").content.decode()) == FIRST_CONNECTION_POLL_MS
+
+
+def test_people_scanning_slowly_are_asked_about_first_at_the_pages_interval(visitor, settings):
+    past_visitors(*[25.0] * TYPICAL_MINIMUM)
+    assert first_poll(visitor.get("/").content.decode()) == settings.REGISTERFT_POLL_INTERVAL_MS
+
+
+def test_the_median_takes_only_recent_connections_and_enough_of_them(visitor):
+    past_visitors(*[1.4] * (TYPICAL_MINIMUM - 1))
+    past_visitors(*[1.4] * TYPICAL_MINIMUM, ago=TYPICAL_WINDOW.total_seconds() + 60)
+    past_visitors(None, None, None)
+    assert first_poll(visitor.get("/").content.decode()) == FIRST_CONNECTION_POLL_MS
+
+
+def test_the_median_is_of_the_latest_connections(visitor):
+    past_visitors(*[1.2] * TYPICAL_SAMPLE, ago=60)
+    past_visitors(*[1.45] * TYPICAL_SAMPLE, ago=300)
+    assert first_poll(visitor.get("/").content.decode()) == 1200
 
 
 def test_the_page_waiting_for_the_credential_asks_at_its_interval(visitor):
