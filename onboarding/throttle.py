@@ -256,6 +256,11 @@ def line_admit(*, session: MutableMapping[str, Any], address: str, holder: str) 
     return Waiting(position, poll_ms)
 
 
+def in_line(*, session: MutableMapping[str, Any]) -> bool:
+    """Whether the visitor took a place in line (and has not started since)."""
+    return isinstance(session.get(SESSION_TICKET_KEY), str)
+
+
 def line_status(*, session: MutableMapping[str, Any]) -> Waiting | None:
     """The waiting page's question: None when it is the visitor's turn (or they have no place in
     line: the start page decides), else where they stand. A few queries, whatever the crowd; a

@@ -42,9 +42,9 @@ urlpatterns += [
 ]
 
 # The line at the door while the issuer agent is busy (onboarding/throttle.py).
-from onboarding.views import queue  # noqa: E402
+from onboarding.views import line  # noqa: E402
 
-urlpatterns += [path("queue/status", queue.QueueStatusView.as_view(), name="queue_status")]
+urlpatterns += [path("queue/status", line.QueueStatusView.as_view(), name="queue_status")]
 
 # The door: staff check visitors in (onboarding/views/door.py); the demo wallet answers the demo door.
 from onboarding.views import door  # noqa: E402

@@ -44,6 +44,9 @@ State = Registration.State
 # The details form's field that its script sets (static/onboarding/js/submit-once.js): the answer may
 # be the next page itself rather than a redirect to it.
 ANSWER_IN_PLACE = "in_place"
+# The start page's scripts: its page loads them, and the line's page runs them when it shows the
+# start page in place (onboarding/views/line.py).
+START_SCRIPTS = ("onboarding/js/poll.js", "onboarding/js/copy.js", "onboarding/js/submit-once.js")
 
 
 STEP_MESSAGES = {
@@ -95,36 +98,13 @@ class StartView(TemplateView):
     template_name = "onboarding/start.html"
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        registration = selectors.registration_for_session(request.session)
-        backend = selectors.visitor_backend(request.session, registration)
-        if not backend:
-            # Several backends and nothing chosen yet: the visitor says which wallet they have.
-            return wallet_choice_response(request)
-        if selectors.offer_first(backend):
-            # The details come first: the offer-first order starts at the form, or where the
-            # visitor's registration already is.
-            return redirect(f"onboarding:{selectors.visitor_step(request.session, registration)}")
         try:
-            outcome = services.visitor_start(
-                session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME,
-                backend=backend,
-            )
+            outcome = start_outcome(request)
         except IssuerError as err:
-            logger.warning("invitation failed: %s", err)
             return issuer_error_response(request, err)
-        if isinstance(outcome, services.Closed):
-            return registration_closed(request, outcome.window)
-        if isinstance(outcome, throttle.Waiting):
-            return queue_response(request, outcome)
-        if isinstance(outcome, throttle.Limited):
-            return rate_limited_response(request, outcome)
-        # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
-        # The issuer is still asked at most once per check interval.
-        registration = services.registration_progress(registration=outcome.registration).registration
-        step = selectors.visitor_step(request.session, registration)
-        if step != Step.CHECK_CONNECTION:
-            return redirect(f"onboarding:{step}")
-        return self.render_to_response(self.get_context_data(registration=registration))
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        return self.render_to_response(self.get_context_data(registration=outcome))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -140,8 +120,47 @@ class StartView(TemplateView):
             # The details form, shown in place once the wallet connects (templates/onboarding/start.html).
             details_form=DetailsForm(),
             can_change_wallet=wallets.wallet_change_possible(registration),
+            start_scripts=START_SCRIPTS,
         )
         return context
+
+
+def start_outcome(request: HttpRequest) -> Registration | HttpResponse:
+    """What the start page shows: the visitor's registration waiting for the wallet (its
+    invitation), or the response for anything else (the choice of wallet, the line, a limit, the
+    window closed, another step). Raises ``IssuerError`` when the invitation failed (the place went
+    back, the visitor keeps their place in line). Also the line's status, when it shows the start
+    page in place (onboarding/views/line.py)."""
+    registration = selectors.registration_for_session(request.session)
+    backend = selectors.visitor_backend(request.session, registration)
+    if not backend:
+        # Several backends and nothing chosen yet: the visitor says which wallet they have.
+        return wallet_choice_response(request)
+    if selectors.offer_first(backend):
+        # The details come first: the offer-first order starts at the form, or where the
+        # visitor's registration already is.
+        return redirect(f"onboarding:{selectors.visitor_step(request.session, registration)}")
+    try:
+        outcome = services.visitor_start(
+            session=request.session, address=visitor_address(request), label=settings.REGISTERFT_EVENT_NAME,
+            backend=backend,
+        )
+    except IssuerError as err:
+        logger.warning("invitation failed: %s", err)
+        raise
+    if isinstance(outcome, services.Closed):
+        return registration_closed(request, outcome.window)
+    if isinstance(outcome, throttle.Waiting):
+        return queue_response(request, outcome)
+    if isinstance(outcome, throttle.Limited):
+        return rate_limited_response(request, outcome)
+    # Without JavaScript nothing polls: the page's own refresh must notice a connected wallet.
+    # The issuer is still asked at most once per check interval.
+    registration = services.registration_progress(registration=outcome.registration).registration
+    step = selectors.visitor_step(request.session, registration)
+    if step != Step.CHECK_CONNECTION:
+        return redirect(f"onboarding:{step}")
+    return registration
 
 
 class WaitingView(FlowStepMixin, TemplateView):

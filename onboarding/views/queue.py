@@ -1,18 +1,18 @@
-"""The line at the door: the page a new visitor sees while the issuer agent is busy, and the JSON
-it polls. The decisions are the throttle's (onboarding/throttle.py)."""
+"""The line at the door: the page a new visitor sees while the issuer agent is busy (the JSON it
+polls: onboarding/views/line.py). The decisions are the throttle's (onboarding/throttle.py)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.utils.translation import ngettext
-from django.views import View
-from django.views.decorators.cache import never_cache
 
 from onboarding import throttle
-from onboarding.selectors import wallet_choice_needed
+from onboarding.selectors import Step, wallet_choice_needed
+
+# The question a line's page asks when it can show the start page in place (onboarding/views/line.py).
+IN_PLACE = "in_place"
 
 
 def place_message(position: int) -> str:
@@ -36,21 +36,11 @@ def queue_response(request: HttpRequest, waiting: throttle.Waiting, *, details_s
             "can_change_wallet": wallet_choice_needed(),
             "position": waiting.position,
             "message": place_message(waiting.position),
-            "status_url": reverse("onboarding:queue_status"),
+            # A page with script that will show the start page when the turn comes asks for it in
+            # place (onboarding/views/line.py); the offer-first order goes on to its own page.
+            "status_url": reverse("onboarding:queue_status") + ("" if details_saved else f"?{IN_PLACE}=1"),
+            # The start page's step: the visitor is at it, and the page may become it in place.
+            "step": None if details_saved else Step.START,
             "poll_interval_ms": waiting.poll_ms,
         },
     )
-
-
-@method_decorator(never_cache, name="dispatch")
-class QueueStatusView(View):
-    """Where the waiting visitor stands; ``next`` is the start page once it is their turn. A
-    client without a place in line is sent to the start page, and nothing is created for it."""
-
-    def get(self, request: HttpRequest) -> JsonResponse:
-        waiting = throttle.line_status(session=request.session)
-        if waiting is None:
-            return JsonResponse({"state": "moved", "next": reverse("onboarding:start"), "message": "",
-                                 "issuer": "ok", "position": 0})
-        return JsonResponse({"state": "waiting", "next": None, "message": place_message(waiting.position),
-                             "issuer": "ok", "position": waiting.position, "poll_after_ms": waiting.poll_ms})

@@ -7,9 +7,11 @@ import re
 
 import pytest
 
+from onboarding import leases
 from onboarding.models import Registration
 from tests.browser.conftest import DESKTOP, new_context
 from tests.browser.helpers import AxeReport, record
+from tests.browser.test_qr_code import decode_qr
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -178,4 +180,50 @@ def test_a_silent_wallet_gets_the_offer_again_from_an_accessible_loading_page(
     wallet.locator(f'form:has(input[value="{registration.process_id}"])').get_by_role(
         "button", name="Accept credential").click()
     visitor.wait_for_url(re.compile(r"/success$"))
+    axe.assert_clean()
+
+
+def test_a_visitor_waiting_in_line_gets_the_qr_code_in_place_and_goes_on_from_it(
+    live_server, visitor, wallet_context, device, settings
+):
+    """The line's page becomes the start page when the visitor's turn comes: no page is loaded for
+    it, its scripts run (the copy button, the wait for the wallet, the details form in place)."""
+    axe = AxeReport()
+    settings.REGISTERFT_MAX_IN_PROGRESS = 1
+    leases.lease_take(["place:1"], holder="another visitor", seconds=600)  # the agent's one place
+    documents: list[str] = []
+    visitor.on("request", lambda request: documents.append(request.url) if request.resource_type == "document" else None)
+    visitor.goto(f"{live_server.url}/")
+    assert " in line" in visitor.locator(".status-message[role=status]").inner_text()
+    assert not visitor.locator("#invitation-url").count()
+    record(visitor, f"{device.name}-line-1-waiting", axe)
+
+    leases.lease_release(["place:1"], holder="another visitor")
+    link = visitor.locator("#invitation-url")
+    link.wait_for(state="visible", timeout=10_000)
+
+    assert documents == [f"{live_server.url}/"]  # shown in place: no page loaded for it
+    assert visitor.url == f"{live_server.url}/"
+    assert visitor.title().startswith("Scan the QR code · ")
+    assert visitor.evaluate("document.activeElement.textContent") == "Get your credential"
+    registration = Registration.objects.get()
+    assert link.input_value().endswith(f"/i/{registration.short_code}")
+    assert decode_qr(visitor.locator("figure.qr").screenshot()) == [link.input_value()]
+    assert visitor.get_by_role("button", name="Copy link").is_visible()  # copy.js ran for it
+    record(visitor, f"{device.name}-line-2-turn", axe)
+
+    wallet = wallet_context.new_page()
+    wallet.goto(link.input_value())
+    wallet.get_by_role("button", name="Accept connection").click()
+    visitor.wait_for_url(re.compile(r"/name$"))  # poll.js ran for it: the details form in place
+    visitor.get_by_label("First name").fill("Katherine")
+    visitor.get_by_label("Last name").fill("Johnson")
+    visitor.get_by_label("Institution").fill("NACA")
+    visitor.get_by_role("button", name="Send to my wallet").click()
+    visitor.wait_for_url(re.compile(r"/loading/$"))
+    wallet.get_by_role("button", name="Accept credential").click()
+    visitor.wait_for_url(re.compile(r"/success$"))
+    assert documents == [f"{live_server.url}/", f"{live_server.url}/name"]  # the details' answer
+    registration.refresh_from_db()
+    assert registration.state == Registration.State.ISSUED
     axe.assert_clean()

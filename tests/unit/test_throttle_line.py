@@ -60,7 +60,7 @@ def test_a_new_visitor_beyond_the_bound_waits_with_their_place_in_line(clock):
     assert third_page.status_code == 200 and fourth_page.status_code == 200
     assert "You are next in line" in third_page.content.decode()
     assert "number 2 in line" in fourth_page.content.decode()
-    assert 'data-poll-url="/queue/status"' in fourth_page.content.decode()
+    assert 'data-poll-url="/queue/status?in_place=1"' in fourth_page.content.decode()
     assert '<meta http-equiv="refresh"' in fourth_page.content.decode()  # without JavaScript
     assert Registration.objects.count() == 2  # nothing created at the issuer for them
     assert fourth.get("/queue/status").json() == {

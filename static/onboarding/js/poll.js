@@ -95,11 +95,36 @@
     return true;
   }
 
+  // The line's page when the visitor's turn comes: the answer carries the start page's content,
+  // which takes the page's place at the start page's address; its scripts then run for it (this
+  // one too, polling for the wallet), as for a page loaded.
+  function takeOver(data) {
+    afterAnnouncing(function () {
+      var main = document.getElementById("main");
+      if (!main || !window.history || !window.history.replaceState) {
+        window.location.assign(data.next);
+        return;
+      }
+      main.innerHTML = data.html;
+      var titled = main.querySelector("[data-page-title]");
+      if (titled) { document.title = titled.getAttribute("data-page-title"); }
+      window.history.replaceState(null, "", data.next);
+      (data.scripts || []).forEach(function (src) {
+        var script = document.createElement("script");
+        script.src = src;
+        document.body.appendChild(script);
+      });
+      var heading = main.querySelector("h1");
+      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+    });
+  }
+
   function handle(data) {
     if (data.state === "failed" && box.getAttribute("data-on-failure") === "fresh-qr") {
       offerFreshQr(data.message);
       return;
     }
+    if (data.in_place && data.html && data.next) { takeOver(data); return; }
     if (data.in_place && data.next && showInPlace(data.next)) { return; }
     if (data.next) { moveOn(data.next); return; }
     say(data.message);
