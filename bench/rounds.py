@@ -303,16 +303,19 @@ class EventVisitor:
         raise TimeoutError(f"{url} did not move on in time")
 
     def through_the_line(self) -> tuple[str, str]:
-        """The invitation link, and the start page that shows it."""
+        """The invitation link, and the start page that shows it: loaded, or carried in place by
+        the line's answer when the visitor's turn came (as the page's script shows it)."""
         while True:
             page = self.get("/")
             if page.status_code != 200:
                 raise RuntimeError(f"/ answered {page.status_code}")
-            link = SHORT_LINK.search(page.text)
+            text = page.text
+            if not SHORT_LINK.search(text):
+                self.waited = True
+                text = self.poll_until(text, "/", timeout=LINE_TIMEOUT).get("html") or ""
+            link = SHORT_LINK.search(text)
             if link:
-                return link.group(1), page.text
-            self.waited = True
-            self.poll_until(page.text, "/", timeout=LINE_TIMEOUT)
+                return link.group(1), text
 
     def scan(self, link: str) -> str:
         answer = self.get(urlsplit(link).path, Accept="application/json")
