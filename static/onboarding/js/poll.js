@@ -87,12 +87,17 @@
         item.className = current ? "current" : (reached ? "" : "done");
         if (current) { item.setAttribute("aria-current", "step"); } else { item.removeAttribute("aria-current"); }
       });
-      document.title = section.getAttribute("data-in-place-title") || document.title;
-      window.history.replaceState(null, "", next);
-      var heading = section.querySelector("h1");
-      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+      arrive(section, section.getAttribute("data-in-place-title"), next);
     });
     return true;
+  }
+
+  // What was shown in place is the page now: its title, its address, and the focus on its heading.
+  function arrive(container, title, address) {
+    if (title) { document.title = title; }
+    window.history.replaceState(null, "", address);
+    var heading = container.querySelector("h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
   }
 
   // The line's page when the visitor's turn comes: the answer carries the start page's content,
@@ -107,15 +112,12 @@
       }
       main.innerHTML = data.html;
       var titled = main.querySelector("[data-page-title]");
-      if (titled) { document.title = titled.getAttribute("data-page-title"); }
-      window.history.replaceState(null, "", data.next);
+      arrive(main, titled && titled.getAttribute("data-page-title"), data.next);
       (data.scripts || []).forEach(function (src) {
         var script = document.createElement("script");
         script.src = src;
         document.body.appendChild(script);
       });
-      var heading = main.querySelector("h1");
-      if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
     });
   }
 
