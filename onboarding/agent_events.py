@@ -113,6 +113,11 @@ def acapy_event_applied(topic: str, payload: dict[str, Any], *, via: str) -> Reg
 
 # Seconds between attempts to open the event stream again, after the first, second, ... failure.
 RETRY_SECONDS = (1, 2, 5, 10, 30)
+# Once the events read are applied, the loop waits this long before reading again, so that those
+# the agent sends meanwhile (eleven per registration, in bursts) come in one read. Woken for each
+# event, the process spent a fifth more CPU time per registration at an event (make bench: 4.9 ms
+# against 3.8 with 200 visitors); no page asks again sooner than every half second.
+GATHER_SECONDS = 0.05
 
 
 def follow_acapy_events(stop: threading.Event, *, idle_seconds: float = 1.0) -> None:
@@ -134,6 +139,8 @@ def follow_acapy_events(stop: threading.Event, *, idle_seconds: float = 1.0) -> 
                     event = stream.next_event(idle_seconds)
                     if event is not None:
                         _apply_streamed(event.topic, event.payload)
+                        if not stream.buffered:
+                            stop.wait(GATHER_SECONDS)
             metrics.event_stream_closed(broken=False)
         except IssuerUnavailable as err:
             metrics.event_stream_closed(broken=True)

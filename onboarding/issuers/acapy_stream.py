@@ -140,6 +140,11 @@ class AcaPyEventStream:
         if not isinstance(payload, dict) or payload.get("authenticated") is not True:
             raise IssuerRejected("the agent did not accept ACAPY_ADMIN_API_KEY for its event stream")
 
+    @property
+    def buffered(self) -> int:
+        """Messages already read from the socket and not handed out yet."""
+        return len(self._messages)
+
     def next_event(self, timeout: float) -> AgentEvent | None:
         """The next event of a record within ``timeout`` seconds, or None."""
         message = self._receive(timeout)

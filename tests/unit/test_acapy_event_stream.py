@@ -258,6 +258,41 @@ def test_streamed_events_move_a_registration_as_webhooks_do(stream_settings, age
 
 
 @pytest.mark.django_db(transaction=True)
+def test_events_the_agent_sends_close_together_are_read_together(stream_settings, agent, monkeypatch):
+    reads, applied = [], []
+    original = AcaPyEventStream._read
+
+    def counted(self: AcaPyEventStream, timeout: float) -> bool:
+        got = original(self, timeout)
+        reads.append(got)
+        return got
+
+    monkeypatch.setattr(AcaPyEventStream, "_read", counted)
+    monkeypatch.setattr(agent_events, "_apply_streamed", lambda _topic, payload: applied.append(payload["n"]))
+    stop, errors = threading.Event(), []
+    thread = threading.Thread(target=following(stop, errors))
+    thread.start()
+    try:
+        agent.event("out_of_band", {"state": "await-response", "n": -1})
+        assert until(lambda: applied == [-1])
+        reads.clear()
+        started = time.monotonic()
+        for n in range(8):
+            agent.event("out_of_band", {"state": "await-response", "n": n})
+            time.sleep(0.01)
+        sent_within = time.monotonic() - started
+        assert until(lambda: len(applied) == 9)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive() and errors == []
+    assert applied == [-1, *range(8)]
+    # One read at the first event, then one per gathering pause at most (each event read on its
+    # own would be eight).
+    assert reads.count(True) <= 2 + sent_within / agent_events.GATHER_SECONDS < 8
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_loop_stops_for_a_key_the_agent_refuses(stream_settings, agent):
     stream_settings.ACAPY_ADMIN_API_KEY = "wrong-key"
     with pytest.raises(IssuerRejected):
