@@ -149,6 +149,24 @@ def row_where(model: type[ModelT], where: tuple[tuple[str, str], ...], values: l
     once per database connection and query (a raw queryset made it again for every read: 112
     against 46 us).
     """
+    connection, plan = _plan(model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(plan.sql, plan.bound(values, connection))
+        row = cursor.fetchone()
+    return None if row is None else plan.instance(row, connection)
+
+
+def count_where(model: type[Any], where: tuple[tuple[str, str], ...], values: list[Any], *, up_to: int) -> int:
+    """How many rows of ``model`` match as in ``row_where``, counted up to ``up_to``: a bounded
+    read whatever the table's size, without compiling the ORM's query (the line's cap per address,
+    on each new visitor's way into the line: 0.5 ms of the 2.3 of their first page in-process)."""
+    connection, plan = _plan(model, where)
+    with connection.cursor() as cursor:
+        cursor.execute(plan.count_sql, [*plan.bound(values, connection), up_to])
+        return cursor.fetchone()[0]
+
+
+def _plan(model: type[Any], where: tuple[tuple[str, str], ...]) -> tuple[Any, _ReadPlan]:
     connection = connections[router.db_for_read(model)]
     plans = getattr(connection, PLAN_ATTRIBUTE, None)
     if plans is None:
@@ -158,11 +176,7 @@ def row_where(model: type[ModelT], where: tuple[tuple[str, str], ...], values: l
     plan = plans.get((model, where))
     if plan is None:
         plan = plans[(model, where)] = _ReadPlan(model, where, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(plan.sql, [field.get_db_prep_value(value, connection)
-                                  for field, value in zip(plan.where_fields, values, strict=True)])
-        row = cursor.fetchone()
-    return None if row is None else plan.instance(row, connection)
+    return connection, plan
 
 
 def line_tickets_ahead(*, before: int | None, present_after: datetime, called_after: datetime, up_to: int) -> int:
@@ -199,11 +213,17 @@ class _ReadPlan:
         conditions = " AND ".join(f"{quote(meta.get_field(name).column)} {operator} %s" for name, operator in where)
         self.sql = (f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)} "  # noqa: S608  # nosec B608 - names from the model, values bound
                     f"WHERE {conditions}")
+        self.count_sql = (f"SELECT COUNT(*) FROM (SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608  # nosec B608 - as above
+                          f"WHERE {conditions} LIMIT %s) AS matching")
         columns = [field.get_col(meta.db_table) for field in fields]
         self.converters = [
             (index, column, converters) for index, column in enumerate(columns)
             if (converters := connection.ops.get_db_converters(column) + column.get_db_converters(connection))
         ]
+
+    def bound(self, values: list[Any], connection: Any) -> list[Any]:
+        """``values`` as the database takes them, one per condition."""
+        return [field.get_db_prep_value(value, connection) for field, value in zip(self.where_fields, values, strict=True)]
 
     def instance(self, row: tuple[Any, ...], connection: Any) -> Any:
         values = list(row)

@@ -36,7 +36,7 @@ from onboarding import adaptive, leases, metrics
 from onboarding.addresses import client_address  # noqa: F401 - the throttle's public name
 from onboarding.issuers.base import IssuerUnavailable
 from onboarding.models import LineTicket
-from onboarding.selectors import line_tickets_ahead, row_where
+from onboarding.selectors import count_where, line_tickets_ahead, row_where
 
 logger = logging.getLogger("onboarding.throttle")
 
@@ -219,7 +219,7 @@ def _new_ticket(session: MutableMapping[str, Any], *, address: str, now: datetim
     cap = settings.REGISTERFT_LINE_PER_ADDRESS
     # Counted in the database, up to the cap: hundreds behind one address would otherwise bring
     # every one of their tickets' rows into each new visitor's request.
-    if cap and LineTicket.objects.filter(address=address, expires_at__gt=now)[:cap].count() >= cap:
+    if cap and count_where(LineTicket, (("address", "="), ("expires_at", ">")), [address, now], up_to=cap) >= cap:
         logger.warning("line refused a place: per-address cap reached")
         raise RateLimited(Limited(retry_after=settings.REGISTERFT_QUEUE_TICKET_TTL))
     _line_purge(now)

@@ -81,3 +81,15 @@ def test_the_lines_count_of_visitors_ahead_equals_the_orms_for_every_ticket_and_
             counted = selectors.line_tickets_ahead(before=before, present_after=now, called_after=grace, up_to=up_to)
             assert counted == by_the_orm(before, up_to), (before, up_to)
     assert selectors.line_tickets_ahead(before=None, present_after=now, called_after=grace, up_to=50) == 4
+
+
+def test_rows_counted_up_to_a_bound_equal_the_orms_count():
+    now = timezone.now()
+    for index in range(6):
+        LineTicket.objects.create(token=f"a{index}", address="192.0.2.7" if index % 3 else "192.0.2.8",
+                                  present_until=now, expires_at=now + timedelta(seconds=index - 2))
+    where = (("address", "="), ("expires_at", ">"))
+    for address in ("192.0.2.7", "192.0.2.8", "192.0.2.9"):
+        alive = LineTicket.objects.filter(address=address, expires_at__gt=now).count()
+        for up_to in (1, 2, 10):
+            assert selectors.count_where(LineTicket, where, [address, now], up_to=up_to) == min(alive, up_to)
