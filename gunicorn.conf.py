@@ -9,7 +9,6 @@ public_tls_binds below).
 """
 
 import ipaddress
-import multiprocessing
 import sys
 from pathlib import Path
 
@@ -25,13 +24,17 @@ from registerft.env import envbool, envint, envlist, envstr, issuer_timeout, log
 
 try:
     bind = envlist("GUNICORN_BIND") or ["127.0.0.1:8000"]
-    # One process per core (two at least, so that a worker's restart leaves one serving) with
-    # threads for the requests that wait on the issuer. More processes than cores only add work:
-    # in make bench a request cost a fifth less CPU with 2 processes than with 4. Each thread keeps
-    # its own database connection: 6 keep a worker under 80 MB (8 came to 79 MB).
-    workers = envint("GUNICORN_WORKERS", max(2, min(4, multiprocessing.cpu_count())))
+    # One process, with threads for the requests that wait on the issuer. At an event the issuer
+    # agent is the limit and the portal needs a fraction of one core (a fifth with 200 visitors
+    # arriving at once), and every process more makes each request dearer, as the processes take
+    # turns on the cores' caches: in make bench's event a registration cost 34 ms of the portal's
+    # CPU with one process of 8 threads against 40 with two of 6, and two cost a fifth less than
+    # four. GUNICORN_WORKERS=2 keeps one serving while the other restarts (after a crash or a
+    # request past the timeout), at that price. Each thread keeps its own database connection:
+    # 8 threads keep the worker at 75 MB.
+    workers = envint("GUNICORN_WORKERS", 1)
     worker_class = "gthread"
-    threads = envint("GUNICORN_THREADS", 6)
+    threads = envint("GUNICORN_THREADS", 8)
 
     # One request may call the issuer twice (the start page renewing an expired invitation; a first
     # ACA-Py offer that creates the portal's DID), each call up to REGISTERFT_ISSUER_TIMEOUT. The
