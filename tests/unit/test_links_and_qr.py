@@ -1,11 +1,14 @@
-"""The "open in wallet" link, absolute links for phones, the QR code drawn once, the demo banner."""
+"""The "open in wallet" link, absolute links for phones, the QR code drawn once (and read back), the demo
+banner."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+import qrcode
 from django.test import RequestFactory
+from qrcode.util import MODE_8BIT_BYTE, QRData
 
 from onboarding import qr
 from onboarding.links import absolute_url, wallet_link
@@ -58,6 +61,29 @@ def test_a_qr_code_is_drawn_once_and_then_served_from_the_cache(monkeypatch):
     assert first == again and first.startswith("<svg") and other != first
     assert drawn == ["https://register.example.org/i/abc", "https://register.example.org/i/xyz"]
 
+
+
+def read_matrix(matrix: list[list[bool]]) -> list[str]:
+    """What a scanner reads from the modules drawn four pixels each, black on white."""
+    import zxingcpp
+    from PIL import Image
+
+    size = len(matrix)
+    image = Image.new("L", (size, size), 255)
+    image.putdata([0 if dark else 255 for row in matrix for dark in row])
+    return [found.text for found in zxingcpp.read_barcodes(image.resize((size * 4, size * 4), Image.NEAREST))]
+
+
+@pytest.mark.parametrize("length", [1, 13, 14, 26, 42, 43, 62, 84, 85, 106, 134, 154, 180, 213, 251])
+def test_a_qr_code_drawn_at_the_version_its_length_needs_reads_back_the_same_text(length):
+    # Lengths on both sides of the versions' capacities, digits and capitals too (byte mode always).
+    for text in ("https://r.example/i/" + "aZ9-_" * 60)[:length], "7" * length, "HTTPS://R.EXAMPLE/" + "X" * length:
+        fitted = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+        fitted.add_data(QRData(text.encode(), mode=MODE_8BIT_BYTE))
+        fitted.make(fit=True)
+        first, again = qr._matrix(text), qr._matrix(text)  # the second at the version remembered
+        assert first == again and len(first) == len(fitted.get_matrix())
+        assert read_matrix(again) == [text]
 
 @pytest.mark.django_db
 def test_every_page_says_so_in_demo_mode_and_no_page_says_it_otherwise(client, settings):
