@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from registerft.env_services import check_redis_url, envdatabaseurl, envredisurl, parse_database_url
 
@@ -160,6 +161,15 @@ def test_without_the_urls_the_portal_keeps_sqlite_and_file_sessions(monkeypatch)
     assert values["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
     assert values["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["SESSION_ENGINE"] == "onboarding.sessions"
+
+
+@pytest.mark.django_db
+def test_the_sqlite_connections_write_ahead_and_keep_a_small_page_cache():
+    if connection.vendor != "sqlite":
+        pytest.skip(f"the SQLite settings; this run's database is {connection.vendor}")
+    with connection.cursor() as cursor:
+        found = [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "cache_size")]
+    assert found == ["wal", -256]
 
 
 def test_database_url_switches_to_postgresql_with_kept_and_checked_connections(monkeypatch):
