@@ -148,14 +148,10 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-# One machine: SQLite in WAL mode with immediate transactions serves several gunicorn workers.
-# Several instances behind a load balancer share PostgreSQL (DATABASE_URL): registrations, the demo
-# issuer's state, the throttle's leases and counters are rows in the database.
-# Connections are kept open between requests (per gunicorn thread): opening one and setting its
-# pragmas cost a status poll more than its query (make bench). PostgreSQL's are checked before reuse.
-# SQLite drops a connection's page cache whenever another connection wrote since its last read
-# (every event and visitor does): its default 2 MB per connection, one per thread, served little
-# and stayed in the worker's memory (81 MB after make bench's event, 75 with 256 KiB).
+# One machine: SQLite (WAL, immediate transactions); several instances share PostgreSQL (DATABASE_URL).
+# Connections stay open between requests, one per gunicorn thread (opening one and setting its pragmas
+# cost a poll more than its query); PostgreSQL's are checked before reuse. SQLite's page cache is 256 KiB
+# (2 MB by default): WAL drops it at every other connection's write (worker RSS 81 to 75 MB, make bench).
 _conn_max_age = envint("REGISTERFT_DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES = {
     "default": envdatabaseurl("DATABASE_URL", conn_max_age=_conn_max_age, conn_health_checks=True)
