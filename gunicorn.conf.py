@@ -26,12 +26,12 @@ try:
     bind = envlist("GUNICORN_BIND") or ["127.0.0.1:8000"]
     # One process, with threads for the requests that wait on the issuer. At an event the issuer
     # agent is the limit and the portal needs a fraction of one core (a fifth with 200 visitors
-    # arriving at once), and every process more makes each request dearer, as the processes take
-    # turns on the cores' caches: in make bench's event a registration cost 34 ms of the portal's
-    # CPU with one process of 8 threads against 40 with two of 6, and two cost a fifth less than
-    # four. GUNICORN_WORKERS=2 keeps one serving while the other restarts (after a crash or a
-    # request past the timeout), at that price. Each thread keeps its own database connection:
-    # 8 threads keep the worker at 75 MB.
+    # arriving at once), and every process more made each request dearer: in make bench's event a
+    # registration cost 34-36 ms of the portal's CPU with one process of 8 threads against 39-40
+    # with two of 6, and two cost a fifth less than four. Under saturation it is the other way
+    # round (the threads of one process take turns on its interpreter lock: docs/benchmark.md).
+    # GUNICORN_WORKERS=2 keeps one serving while the other restarts (after a crash or a request
+    # past the timeout). Each thread keeps its own database connection: the worker stays at 75 MB.
     workers = envint("GUNICORN_WORKERS", 1)
     worker_class = "gthread"
     threads = envint("GUNICORN_THREADS", 8)

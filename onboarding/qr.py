@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 
 import qrcode
-from qrcode.util import MODE_8BIT_BYTE, QRData
 from django.core.cache import cache
+from qrcode.util import MODE_8BIT_BYTE, QRData
 
 CACHE_SECONDS = 60 * 60
 # A QR code may use any of eight masks, and every scanner reads all eight. Left to choose, qrcode
